@@ -1,0 +1,1 @@
+"""The exchange application: one package per capability plus infrastructure adapters."""

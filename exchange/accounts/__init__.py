@@ -1,0 +1,1 @@
+"""Accounts: institutions, investors and operators; passwords, sessions and API tokens."""

@@ -1,0 +1,148 @@
+"""Registration, login (argon2, rate-limited), operator creation and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from exchange.accounts import repository as repo
+from exchange.accounts.types import (
+    SELF_REGISTERING_ROLES,
+    Account,
+    IssuedToken,
+    Registration,
+    Role,
+    TokenInfo,
+)
+from exchange.clock import Clock
+from exchange.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from exchange.infra.ratelimit import RateLimiter
+from exchange.validation import FieldErrors, choice, text
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+TOKEN_PREFIX = "tex_"
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+LOGIN_FAILURES_PER_EMAIL = 5
+LOGIN_FAILURES_PER_ADDRESS = 30
+LOGIN_WINDOW_S = 15 * 60
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class AccountService:
+    def __init__(
+        self, pool: asyncpg.Pool, clock: Clock, limiter: RateLimiter,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._limiter = limiter
+        self._hasher = hasher or PasswordHasher()
+
+    async def register(self, form: Registration, *, allow_operator: bool = False) -> Account:
+        errors = FieldErrors()
+        roles = [r.value for r in (Role if allow_operator else SELF_REGISTERING_ROLES)]
+        role = choice(errors, "role", form.role, roles)
+        email = text(errors, "email", form.email, max_len=254).lower()
+        if email and "email" not in errors.errors and not _EMAIL.match(email):
+            errors.add("email", "is not an e-mail address")
+        if len(form.password) < MIN_PASSWORD:
+            errors.add("password", f"must be at least {MIN_PASSWORD} characters")
+        elif len(form.password) > MAX_PASSWORD:
+            errors.add("password", f"must be at most {MAX_PASSWORD} characters")
+        display_name = text(errors, "display_name", form.display_name, max_len=200)
+        contact_name = text(errors, "contact_name", form.contact_name, max_len=100, required=False)
+        phone = text(errors, "phone", form.phone, max_len=40, required=False)
+        errors.raise_if_any()
+        password_hash = self._hasher.hash(form.password)
+        async with self._pool.acquire() as conn:
+            account = await repo.insert_account(
+                conn, role=Role(role), email=email, display_name=display_name,
+                contact_name=contact_name, phone=phone, password_hash=password_hash,
+                now=self._clock.now(),
+            )
+        if account is None:
+            raise Conflict("an account with this e-mail address already exists",
+                           field_errors={"email": "is already registered"})
+        return account
+
+    async def authenticate(self, email: str, password: str, *, client: str) -> Account:
+        """Checks a password; too many failures for an address or a client mean 429."""
+        email_key = f"login:email:{email.strip().lower()[:254]}"
+        client_key = f"login:client:{client[:64]}"
+        await self._limiter.check(email_key, LOGIN_FAILURES_PER_EMAIL, LOGIN_WINDOW_S)
+        await self._limiter.check(client_key, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_S)
+        async with self._pool.acquire() as conn:
+            found = await repo.account_with_hash(conn, email.strip()[:254])
+            if found is not None and len(password) <= MAX_PASSWORD:
+                account, stored = found
+                try:
+                    self._hasher.verify(stored, password)
+                except (VerificationError, InvalidHashError):
+                    pass
+                else:
+                    if self._hasher.check_needs_rehash(stored):
+                        await repo.update_password_hash(conn, account.id, self._hasher.hash(password))
+                    await self._limiter.reset(email_key)
+                    return account
+            else:
+                # Same work as a real check, so timing does not reveal which addresses exist.
+                self._hasher.hash(password[:MAX_PASSWORD])
+        await self._limiter.hit(email_key, LOGIN_WINDOW_S)
+        await self._limiter.hit(client_key, LOGIN_WINDOW_S)
+        raise NotAuthenticated("wrong e-mail address or password")
+
+    async def get(self, account_id: int) -> Account:
+        async with self._pool.acquire() as conn:
+            account = await repo.account_by_id(conn, account_id)
+        if account is None:
+            raise NotFound("no such account")
+        return account
+
+    async def issue_token(self, account: Account, name: str) -> IssuedToken:
+        errors = FieldErrors()
+        name = text(errors, "name", name, max_len=100)
+        errors.raise_if_any()
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        prefix = token[: len(TOKEN_PREFIX) + 6]
+        async with self._pool.acquire() as conn:
+            token_id = await repo.insert_token(
+                conn, account_id=account.id, name=name, token_hash=_token_hash(token),
+                prefix=prefix, now=self._clock.now(),
+            )
+        return IssuedToken(id=token_id, name=name, token=token, prefix=prefix)
+
+    async def account_for_token(self, token: str) -> Account:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+            raise NotAuthenticated("invalid API token")
+        async with self._pool.acquire() as conn:
+            account = await repo.account_by_token_hash(conn, _token_hash(token), self._clock.now())
+        if account is None:
+            raise NotAuthenticated("invalid or revoked API token")
+        return account
+
+    async def tokens(self, account: Account) -> list[TokenInfo]:
+        async with self._pool.acquire() as conn:
+            return await repo.tokens_of(conn, account.id)
+
+    async def revoke_token(self, account: Account, token_id: int) -> None:
+        async with self._pool.acquire() as conn:
+            if not await repo.revoke_token(conn, account.id, token_id, self._clock.now()):
+                raise NotFound("no such active token")
+
+
+def require_role(account: Account | None, *roles: Role) -> Account:
+    """The single place a role is checked inside the application layer."""
+    if account is None:
+        raise NotAuthenticated("log in first")
+    if account.role not in roles:
+        raise Forbidden("your account may not do this")
+    return account

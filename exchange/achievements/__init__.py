@@ -1,0 +1,1 @@
+"""The achievement registry (科技成果登记): what institutions own and may list."""

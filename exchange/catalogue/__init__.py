@@ -1,0 +1,1 @@
+"""The public catalogue: announced listings, searchable in Chinese and English."""

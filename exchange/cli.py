@@ -1,0 +1,156 @@
+"""The `exchange` command: run the exchange, migrate, create operators, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from exchange.config import Settings
+from exchange.errors import ExchangeError, MigrationError
+
+log = logging.getLogger("exchange")
+
+
+def _run_with_services(settings: Settings, work: Callable[..., Coroutine[Any, Any, int]]) -> int:
+    from exchange.runtime import open_services, servers
+
+    with servers(settings) as (database_url, redis_url):
+        async def main() -> int:
+            async with open_services(settings, database_url, redis_url) as services:
+                return await work(services)
+
+        return asyncio.run(main())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from exchange.demo.loader import demo_loaded, load_demo
+    from web.app import create_app
+
+    settings = Settings.from_env()
+    host, port = args.host or settings.host, args.port or settings.port
+
+    async def serve(services: Any) -> int:
+        if settings.load_demo and not await demo_loaded(services):
+            counts = await load_demo(services)
+            log.info("loaded the demo data set: %s", counts)
+        app = create_app(services, secure_cookies=settings.secure_cookies)
+        config = uvicorn.Config(app, host=host, port=port, log_level="info", ws="websockets-sansio",
+                                proxy_headers=False, timeout_graceful_shutdown=5)
+        server = uvicorn.Server(config)
+        print(f"The exchange is serving http://{host}:{port}  (Ctrl-C stops it)", flush=True)
+        await server.serve()
+        return 0
+
+    return _run_with_services(settings, serve)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    async def done(services: Any) -> int:
+        print("database is up to date")
+        return 0
+
+    return _run_with_services(Settings.from_env(), done)
+
+
+def cmd_operator_create(args: argparse.Namespace) -> int:
+    from exchange.accounts.types import Registration
+
+    password = os.environ.get("EXCHANGE_OPERATOR_PASSWORD") or getpass.getpass("Password for the operator: ")
+
+    async def create(services: Any) -> int:
+        account = await services.accounts.register(
+            Registration(role="operator", email=args.email, password=password, display_name=args.name),
+            allow_operator=True,
+        )
+        print(f"operator {account.email} created (id {account.id})")
+        return 0
+
+    return _run_with_services(Settings.from_env(), create)
+
+
+def cmd_demo_load(args: argparse.Namespace) -> int:
+    from exchange.demo.loader import demo_loaded, load_demo
+
+    async def load(services: Any) -> int:
+        if await demo_loaded(services):
+            print("the database already has accounts; the demo data set is loaded only into an empty one")
+            return 1
+        print(json.dumps(await load_demo(services)))
+        return 0
+
+    return _run_with_services(Settings.from_env(), load)
+
+
+def cmd_bench_core(args: argparse.Namespace) -> int:
+    from exchange.bench.core import run_core_bench
+
+    result = run_core_bench(seed=args.seed, bids=args.bids)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>28}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exchange", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the exchange (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    run.set_defaults(func=cmd_run)
+
+    sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
+
+    operator = sub.add_parser("operator", help="manage operator accounts")
+    operator_sub = operator.add_subparsers(dest="action", required=True)
+    create = operator_sub.add_parser("create", help="create an operator (password from EXCHANGE_OPERATOR_PASSWORD or a prompt)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.set_defaults(func=cmd_operator_create)
+
+    demo = sub.add_parser("demo", help="the demo data set")
+    demo_sub = demo.add_subparsers(dest="action", required=True)
+    demo_sub.add_parser("load", help="load the demo data set into an empty database").set_defaults(func=cmd_demo_load)
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="target", required=True)
+    core = bench_sub.add_parser("core", help="matching_core English-auction bid evaluation, fast vs reference engine")
+    core.add_argument("--json", action="store_true")
+    core.add_argument("--seed", type=int, default=42)
+    core.add_argument("--bids", type=int, default=1_000_000)
+    core.set_defaults(func=cmd_bench_core)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("EXCHANGE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except MigrationError as exc:
+        print(f"migration refused: {exc}", file=sys.stderr)
+        return 2
+    except ExchangeError as exc:
+        detail = "; ".join(f"{k}: {v}" for k, v in exc.field_errors.items()) or exc.detail
+        print(f"error: {detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

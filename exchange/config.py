@@ -1,0 +1,72 @@
+"""Settings read once from the environment; every rule default lives in DOMAIN.md."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    redis_url: str | None
+    var_dir: Path
+    host: str
+    port: int
+    acceleration: int
+    secret_key: str
+    secure_cookies: bool
+    load_demo: bool
+    migrations_dir: Path = field(default=PROJECT_ROOT / "migrations")
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None or self.redis_url is None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        var_dir = Path(os.environ.get("EXCHANGE_VAR_DIR", str(Path.cwd() / "var"))).resolve()
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            redis_url=os.environ.get("REDIS_URL") or None,
+            var_dir=var_dir,
+            host=os.environ.get("EXCHANGE_HOST", "127.0.0.1"),
+            port=_env_int("EXCHANGE_PORT", 8000),
+            acceleration=max(1, _env_int("EXCHANGE_ACCELERATION", 1)),
+            secret_key=os.environ.get("EXCHANGE_SECRET_KEY") or _persistent_secret(var_dir),
+            secure_cookies=_env_bool("EXCHANGE_SECURE_COOKIES", False),
+            load_demo=_env_bool("EXCHANGE_LOAD_DEMO", True),
+        )
+
+
+def _persistent_secret(var_dir: Path) -> str:
+    """A random key kept under var/ so sessions survive restarts without configuration."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,1 @@
+"""Infrastructure adapters: PostgreSQL, Redis, embedded servers, migrations."""

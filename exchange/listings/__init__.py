@@ -1,0 +1,1 @@
+"""Listings (挂牌): submission, operator review and the announcement period."""

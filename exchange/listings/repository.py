@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from exchange.listings.types import Listing, ListingStatus, ReviewRecord
+
+COLUMNS = """l.id, l.reference_no, l.achievement_id, l.seller_id, o.display_name AS seller_name,
+    l.status, a.title, a.title_en, a.summary, a.summary_en, a.field, a.kind, a.ip_identifiers,
+    a.inventors, a.funding_source, a.programme, a.maturity, a.appraised_value, l.listing_price,
+    l.currency, l.deposit, l.transfer_mode, l.terms, l.bidder_conditions, l.competitive_method,
+    l.announcement_wd AS announcement_working_days, l.submitted_at, l.reviewed_at,
+    l.return_reasons, l.announcement_start, l.announcement_end"""
+FROM = "listings l JOIN achievements a ON a.id = l.achievement_id JOIN accounts o ON o.id = l.seller_id"
+
+
+def to_listing(row: asyncpg.Record) -> Listing:
+    return msgspec.convert(dict(row), Listing, strict=False)
+
+
+async def next_reference(conn: asyncpg.Connection, now: datetime) -> str:
+    seq: int = await conn.fetchval("SELECT nextval('listing_reference_seq')")
+    return f"TT{now.year}{seq:06d}"
+
+
+async def insert(conn: asyncpg.Connection, values: dict[str, Any]) -> int:
+    new_id: int = await conn.fetchval(
+        """INSERT INTO listings (reference_no, achievement_id, seller_id, status, listing_price,
+               currency, deposit, transfer_mode, terms, bidder_conditions, competitive_method,
+               announcement_wd, submitted_at, search_text)
+           VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           RETURNING id""",
+        values["reference_no"], values["achievement_id"], values["seller_id"],
+        values["listing_price"], values["currency"], values["deposit"], values["transfer_mode"],
+        values["terms"], values["bidder_conditions"], values["competitive_method"],
+        values["announcement_wd"], values["submitted_at"], values["search_text"],
+    )
+    return new_id
+
+
+async def resubmit(conn: asyncpg.Connection, listing_id: int, values: dict[str, Any]) -> None:
+    await conn.execute(
+        """UPDATE listings SET status = 'submitted', listing_price = $2, deposit = $3,
+               transfer_mode = $4, terms = $5, bidder_conditions = $6, competitive_method = $7,
+               announcement_wd = $8, submitted_at = $9, search_text = $10
+           WHERE id = $1""",
+        listing_id, values["listing_price"], values["deposit"], values["transfer_mode"],
+        values["terms"], values["bidder_conditions"], values["competitive_method"],
+        values["announcement_wd"], values["submitted_at"], values["search_text"],
+    )
+
+
+async def get(conn: asyncpg.Connection, listing_id: int, *, for_update: bool = False) -> Listing | None:
+    lock = " FOR UPDATE OF l" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM {FROM} WHERE l.id = $1{lock}", listing_id)
+    return to_listing(row) if row else None
+
+
+async def of_seller(conn: asyncpg.Connection, seller_id: int) -> list[Listing]:
+    rows = await conn.fetch(f"SELECT {COLUMNS} FROM {FROM} WHERE l.seller_id = $1 ORDER BY l.id DESC", seller_id)
+    return [to_listing(r) for r in rows]
+
+
+async def with_status(conn: asyncpg.Connection, status: ListingStatus) -> list[Listing]:
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM {FROM} WHERE l.status = $1 ORDER BY l.submitted_at, l.id", status.value
+    )
+    return [to_listing(r) for r in rows]
+
+
+async def set_status(conn: asyncpg.Connection, listing_id: int, status: ListingStatus) -> None:
+    await conn.execute("UPDATE listings SET status = $2 WHERE id = $1", listing_id, status.value)
+
+
+async def record_review(
+    conn: asyncpg.Connection, *, listing_id: int, operator_id: int, decision: str, reasons: str,
+    now: datetime, announcement: tuple[datetime, datetime] | None,
+) -> None:
+    start, end = announcement if announcement else (None, None)
+    await conn.execute(
+        """UPDATE listings SET status = $2, reviewed_at = $3, reviewed_by = $4, return_reasons = $5,
+               announcement_start = $6, announcement_end = $7
+           WHERE id = $1""",
+        listing_id, "announced" if decision == "approve" else "returned", now, operator_id,
+        reasons, start, end,
+    )
+    await conn.execute(
+        """INSERT INTO listing_reviews (listing_id, operator_id, decision, reasons, decided_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        listing_id, operator_id, decision, reasons, now,
+    )
+
+
+async def reviews(conn: asyncpg.Connection, listing_id: int) -> list[ReviewRecord]:
+    rows = await conn.fetch(
+        """SELECT r.decision, r.reasons, o.display_name AS operator_name, r.decided_at
+           FROM listing_reviews r JOIN accounts o ON o.id = r.operator_id
+           WHERE r.listing_id = $1 ORDER BY r.id""",
+        listing_id,
+    )
+    return [ReviewRecord(**dict(r)) for r in rows]

@@ -1,0 +1,60 @@
+"""Start-up and shutdown of one exchange process: servers, migrations, services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+
+import redis.asyncio as aioredis
+
+from exchange.calendar import default_calendar
+from exchange.clock import Clock, SystemClock
+from exchange.config import Settings
+from exchange.infra.db import create_pool
+from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
+from exchange.infra.migrations import migrate
+from exchange.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def servers(settings: Settings) -> Iterator[tuple[str, str]]:
+    """The database and Redis URLs: the configured ones, else embedded servers under var/."""
+    postgres = redis = None
+    try:
+        database_url = settings.database_url
+        if database_url is None:
+            postgres = EmbeddedPostgres(settings.var_dir / "postgres")
+            database_url = postgres.start()
+            log.info("embedded PostgreSQL running, data in %s", postgres.data_dir)
+        redis_url = settings.redis_url
+        if redis_url is None:
+            redis = EmbeddedRedis(settings.var_dir / "redis")
+            redis_url = redis.start()
+            log.info("embedded Redis running, data in %s", redis.data_dir)
+        yield database_url, redis_url
+    finally:
+        if redis is not None:
+            redis.stop()
+        if postgres is not None:
+            postgres.stop()
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, database_url: str, redis_url: str, clock: Clock | None = None
+) -> AsyncIterator[Services]:
+    pool = await create_pool(database_url)
+    redis = aioredis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+    try:
+        async with pool.acquire() as conn:
+            applied = await migrate(conn, settings.migrations_dir)
+        for name in applied:
+            log.info("applied migration %s", name)
+        yield Services.build(pool, redis, clock or SystemClock(), default_calendar(settings.acceleration))
+    finally:
+        await redis.aclose()
+        await pool.close()

@@ -1,0 +1,51 @@
+"""The application's services wired together once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import redis.asyncio as aioredis
+from argon2 import PasswordHasher
+
+from exchange.accounts.service import AccountService
+from exchange.accounts.sessions import SessionStore
+from exchange.achievements.service import AchievementService
+from exchange.calendar import WorkingDayCalendar
+from exchange.catalogue.service import CatalogueService
+from exchange.clock import Clock
+from exchange.infra.ratelimit import RateLimiter
+from exchange.listings.service import ListingService
+
+
+@dataclass
+class Services:
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    clock: Clock
+    calendar: WorkingDayCalendar
+    accounts: AccountService
+    sessions: SessionStore
+    achievements: AchievementService
+    listings: ListingService
+    catalogue: CatalogueService
+    limiter: RateLimiter
+
+    @classmethod
+    def build(
+        cls, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock, calendar: WorkingDayCalendar,
+        hasher: PasswordHasher | None = None,
+    ) -> Services:
+        limiter = RateLimiter(redis)
+        return cls(
+            pool=pool,
+            redis=redis,
+            clock=clock,
+            calendar=calendar,
+            accounts=AccountService(pool, clock, limiter, hasher),
+            sessions=SessionStore(redis),
+            achievements=AchievementService(pool, clock),
+            listings=ListingService(pool, clock, calendar),
+            catalogue=CatalogueService(pool, clock),
+            limiter=limiter,
+        )

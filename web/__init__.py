@@ -1,0 +1,1 @@
+"""The Litestar application: thin controllers, guards, pages and the JSON API."""

@@ -1,0 +1,81 @@
+"""The Litestar application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from exchange.services import Services
+from web.api.accounts import AccountsApi
+from web.api.catalogue import CatalogueApi
+from web.api.registry import AchievementsApi, ListingsApi, ReviewQueueApi
+from web.auth import IdentityMiddleware, raise_identity_error
+from web.errors import EXCEPTION_HANDLERS
+from web.pages.account import AccountPages
+from web.pages.auth import AuthPages
+from web.pages.catalogue import CataloguePages
+from web.pages.institution import InstitutionPages
+from web.pages.operator import OperatorPages
+
+HERE = Path(__file__).resolve().parent
+MAX_BODY_BYTES = 1_000_000
+
+
+@get("/healthz", include_in_schema=False, cache=False)
+async def healthz(request: Request[Any, Any, Any]) -> dict[str, str]:
+    svc: Services = request.app.state.services
+    async with svc.pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+    try:
+        redis_ok = bool(await svc.redis.ping())
+    except Exception:  # noqa: BLE001 - health reports Redis trouble rather than failing
+        redis_ok = False
+    return {"database": "ok", "redis": "ok" if redis_ok else "unavailable"}
+
+
+async def _before_request(request: Request[Any, Any, Any]) -> None:
+    raise_identity_error(request)
+
+
+def create_app(services: Services, *, secure_cookies: bool = False, debug: bool = False) -> Litestar:
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            AccountsApi, AchievementsApi, ListingsApi, ReviewQueueApi, CatalogueApi,
+            CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages,
+            create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
+        ],
+        middleware=[IdentityMiddleware(secure_cookies=secure_cookies)],
+        before_request=_before_request,
+        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Technology Transfer Exchange API",
+            version="0.1.0",
+            description=(
+                "Listings, achievements and the public catalogue. Authenticate with "
+                "`Authorization: Bearer <API token>` (POST /api/tokens) or, from a browser, with "
+                "the session cookie plus the `X-CSRF-Token` header on state-changing calls."
+            ),
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(security_schemes={
+                "apiToken": SecurityScheme(type="http", scheme="bearer", description="API token from POST /api/tokens"),
+            }),
+            security=[{"apiToken": []}],
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        response_cache_config=ResponseCacheConfig(),
+        debug=debug,
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,99 @@
+"""Every error mapped once: problem-details JSON for the API, a readable page for browsers."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+from typing import Any
+
+import asyncpg
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.response import Redirect, Template
+
+from exchange.errors import ExchangeError, RateLimited
+from web.i18n import translator
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def _wants_json(request: Request[Any, Any, Any]) -> bool:
+    if request.url.path.startswith("/api/") or request.url.path.startswith("/schema"):
+        return True
+    return "application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get("accept", "")
+
+
+def problem(
+    request: Request[Any, Any, Any], *, status: int, title: str, detail: str, code: str,
+    errors: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    if _wants_json(request):
+        body: dict[str, Any] = {
+            "type": f"https://docs.tech-exchange.invalid/problems/{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": request.url.path,
+        }
+        if errors:
+            body["errors"] = errors
+        return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    if status == 401:
+        return Redirect(path=f"/login?next={quote(request.url.path)}", status_code=303)
+    from web.pages.common import page_context
+
+    t = translator(request)
+    context = page_context(request) | {
+        "status": status, "title": t(f"error.{status}", default=title), "detail": detail, "errors": errors or {},
+    }
+    return Template("error.html", context=context, status_code=status, headers=headers, media_type=MediaType.HTML)
+
+
+def exchange_error(request: Request[Any, Any, Any], exc: ExchangeError) -> Response[Any]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return problem(request, status=exc.status, title=exc.title, detail=exc.detail, code=exc.code,
+                   errors=exc.field_errors, headers=headers)
+
+
+def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors: dict[str, str] = {}
+    if isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict):
+                errors[str(item.get("key") or item.get("source") or "body")] = str(item.get("message", ""))
+    detail = str(exc.detail) if exc.detail else "the request could not be read"
+    return problem(request, status=400, title="Invalid request", detail=detail, code="invalid_request", errors=errors)
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    code = "not_found" if isinstance(exc, NotFoundException) else f"http_{status}"
+    return problem(request, status=status, title=str(exc.detail) if status < 500 else "Server error",
+                   detail=str(exc.detail), code=code, headers=exc.headers)
+
+
+def database_error(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[Any]:
+    if isinstance(exc, asyncpg.CheckViolationError | asyncpg.StringDataRightTruncationError
+                  | asyncpg.NumericValueOutOfRangeError):
+        return problem(request, status=422, title="Invalid input", detail="a value is out of range",
+                       code="invalid_input")
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return problem(request, status=409, title="Conflict", detail="this already exists", code="conflict")
+    log.exception("database error", exc_info=exc)
+    return problem(request, status=500, title="Server error", detail="an internal error occurred", code="server_error")
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(request, status=500, title="Server error", detail="an internal error occurred; it has been logged",
+                   code="server_error")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ExchangeError: exchange_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    asyncpg.PostgresError: database_error,
+    Exception: unexpected_error,
+}

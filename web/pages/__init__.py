@@ -1,0 +1,1 @@
+"""Server-rendered pages in Chinese and English."""
