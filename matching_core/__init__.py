@@ -1,0 +1,1 @@
+"""Deterministic in-memory trading engines; see README.md."""

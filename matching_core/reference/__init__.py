@@ -1,0 +1,1 @@
+"""Simple, obviously-correct engines that the fast books are tested against."""
