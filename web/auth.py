@@ -136,6 +136,8 @@ def raise_identity_error(connection: ASGIConnection[Any, Any, Any, Any]) -> None
 async def check_form_csrf(connection: ASGIConnection[Any, Any, Any, Any], form: dict[str, Any]) -> None:
     from web.context import session
 
+    if _state(connection).get("via_token"):
+        return  # an API token is no ambient credential: nothing to forge
     current = session(connection)
     sent = str(form.get("_csrf", ""))
     if current is None or not hmac.compare_digest(sent.encode(), current.csrf.encode()):

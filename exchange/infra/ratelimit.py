@@ -21,9 +21,10 @@ class RateLimiter:
 
     async def hit(self, key: str, window_s: int) -> int:
         async with self._redis.pipeline(transaction=True) as pipe:
+            # The window starts at the first failure; later hits do not extend it.
+            pipe.set(f"rl:{key}", 0, ex=window_s, nx=True)
             pipe.incr(f"rl:{key}")
-            pipe.expire(f"rl:{key}", window_s, nx=True)
-            count, _ = await pipe.execute()
+            _, count = await pipe.execute()
         return int(count)
 
     async def reset(self, key: str) -> None:

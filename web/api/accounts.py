@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from litestar.params import JSONBody, FromPath
 from litestar import Controller, Request, delete, get, post
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -32,7 +33,7 @@ class AccountsApi(Controller):
     tags = ["accounts"]
 
     @post("/accounts", status_code=HTTP_201_CREATED, summary="Register an institution or investor")
-    async def register(self, request: Request[Any, Any, Any], data: Registration) -> Account:
+    async def register(self, request: Request[Any, Any, Any], data: JSONBody[Registration]) -> Account:
         return await services(request).accounts.register(data)
 
     @get("/me", summary="The account behind this request")
@@ -40,7 +41,7 @@ class AccountsApi(Controller):
         return require_role(viewer(request), *Role)
 
     @post("/session", status_code=200, summary="Log in with a browser session cookie")
-    async def login(self, request: Request[Any, Any, Any], data: Credentials) -> SessionInfo:
+    async def login(self, request: Request[Any, Any, Any], data: JSONBody[Credentials]) -> SessionInfo:
         account = await services(request).accounts.authenticate(
             data.email, data.password, client=client_address(request)
         )
@@ -52,7 +53,7 @@ class AccountsApi(Controller):
         await end_login(request)
 
     @post("/tokens", status_code=HTTP_201_CREATED, summary="Exchange credentials for an API token")
-    async def issue_token(self, request: Request[Any, Any, Any], data: TokenRequest) -> IssuedToken:
+    async def issue_token(self, request: Request[Any, Any, Any], data: JSONBody[TokenRequest]) -> IssuedToken:
         account = viewer(request)
         if account is None:
             account = await services(request).accounts.authenticate(
@@ -66,6 +67,6 @@ class AccountsApi(Controller):
         return await services(request).accounts.tokens(account)
 
     @delete("/tokens/{token_id:int}", status_code=HTTP_204_NO_CONTENT, summary="Revoke a token")
-    async def revoke(self, request: Request[Any, Any, Any], token_id: int) -> None:
+    async def revoke(self, request: Request[Any, Any, Any], token_id: FromPath[int]) -> None:
         account = require_role(viewer(request), *Role)
         await services(request).accounts.revoke_token(account, token_id)

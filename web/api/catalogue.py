@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter
 
 from exchange.catalogue.service import CatalogueQuery
 from exchange.listings.types import Listing
@@ -27,14 +27,14 @@ class CatalogueApi(Controller):
         self,
         request: Request[Any, Any, Any],
         q: Annotated[str, Parameter(max_length=100)] = "",
-        field: str = "",
-        kind: str = "",
-        funding_source: str = "",
-        status: str = "",
-        min_price: int | None = None,
-        max_price: int | None = None,
-        page: int = 1,
-        page_size: int = 20,
+        field: FromQuery[str] = "",
+        kind: FromQuery[str] = "",
+        funding_source: FromQuery[str] = "",
+        status: FromQuery[str] = "",
+        min_price: FromQuery[int | None] = None,
+        max_price: FromQuery[int | None] = None,
+        page: FromQuery[int] = 1,
+        page_size: FromQuery[int] = 20,
     ) -> CatalogueResult:
         found = await services(request).catalogue.search(CatalogueQuery(
             q=q, field=field, kind=kind, funding_source=funding_source, status=status,

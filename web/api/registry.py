@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.params import JSONBody, FromPath
 from litestar import Controller, Request, get, post, put
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -15,7 +16,7 @@ class AchievementsApi(Controller):
     tags = ["achievements"]
 
     @post("/", status_code=HTTP_201_CREATED, summary="Record an achievement (institutions)")
-    async def record(self, request: Request[Any, Any, Any], data: AchievementInput) -> Achievement:
+    async def record(self, request: Request[Any, Any, Any], data: JSONBody[AchievementInput]) -> Achievement:
         return await services(request).achievements.record(viewer(request), data)
 
     @get("/", summary="Your institution's achievements")
@@ -23,11 +24,11 @@ class AchievementsApi(Controller):
         return await services(request).achievements.list_own(viewer(request))
 
     @get("/{achievement_id:int}", summary="One of your achievements")
-    async def one(self, request: Request[Any, Any, Any], achievement_id: int) -> Achievement:
+    async def one(self, request: Request[Any, Any, Any], achievement_id: FromPath[int]) -> Achievement:
         return await services(request).achievements.get_own(viewer(request), achievement_id)
 
     @put("/{achievement_id:int}", summary="Edit one of your achievements")
-    async def edit(self, request: Request[Any, Any, Any], achievement_id: int, data: AchievementInput) -> Achievement:
+    async def edit(self, request: Request[Any, Any, Any], achievement_id: FromPath[int], data: JSONBody[AchievementInput]) -> Achievement:
         return await services(request).achievements.edit(viewer(request), achievement_id, data)
 
 
@@ -36,7 +37,7 @@ class ListingsApi(Controller):
     tags = ["listings"]
 
     @post("/", status_code=HTTP_201_CREATED, summary="Submit a listing for review (institutions)")
-    async def submit(self, request: Request[Any, Any, Any], data: ListingInput) -> Listing:
+    async def submit(self, request: Request[Any, Any, Any], data: JSONBody[ListingInput]) -> Listing:
         return await services(request).listings.submit(viewer(request), data)
 
     @get("/mine", summary="Your institution's listings, any status")
@@ -44,23 +45,23 @@ class ListingsApi(Controller):
         return await services(request).listings.of_seller(viewer(request))
 
     @get("/{listing_id:int}", summary="A listing: public once announced")
-    async def one(self, request: Request[Any, Any, Any], listing_id: int) -> Listing:
+    async def one(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Listing:
         return await services(request).listings.get_for(viewer(request), listing_id)
 
     @get("/{listing_id:int}/reviews", summary="Review history (seller and operators)")
-    async def reviews(self, request: Request[Any, Any, Any], listing_id: int) -> list[ReviewRecord]:
+    async def reviews(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> list[ReviewRecord]:
         return await services(request).listings.reviews(viewer(request), listing_id)
 
     @put("/{listing_id:int}", summary="Correct and resubmit a returned listing")
-    async def resubmit(self, request: Request[Any, Any, Any], listing_id: int, data: ListingInput) -> Listing:
+    async def resubmit(self, request: Request[Any, Any, Any], listing_id: FromPath[int], data: JSONBody[ListingInput]) -> Listing:
         return await services(request).listings.resubmit(viewer(request), listing_id, data)
 
     @post("/{listing_id:int}/withdraw", status_code=200, summary="Withdraw a listing not yet announced")
-    async def withdraw(self, request: Request[Any, Any, Any], listing_id: int) -> Listing:
+    async def withdraw(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Listing:
         return await services(request).listings.withdraw(viewer(request), listing_id)
 
     @post("/{listing_id:int}/review", status_code=200, summary="Approve or return a listing (operators)")
-    async def review(self, request: Request[Any, Any, Any], listing_id: int, data: Review) -> Listing:
+    async def review(self, request: Request[Any, Any, Any], listing_id: FromPath[int], data: JSONBody[Review]) -> Listing:
         return await services(request).listings.review(viewer(request), listing_id, data)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.params import FromPath
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -46,7 +47,7 @@ class AccountPages(Controller):
         return await self._tokens(request, created=issued.token, errors={}, status=201)
 
     @post("/account/tokens/{token_id:int}/revoke")
-    async def revoke_token(self, request: Request[Any, Any, Any], token_id: int) -> Redirect:
+    async def revoke_token(self, request: Request[Any, Any, Any], token_id: FromPath[int]) -> Redirect:
         await read_form(request)
         account = require_role(viewer(request), *Role)
         await services(request).accounts.revoke_token(account, token_id)

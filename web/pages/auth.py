@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.params import FromQuery
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -20,7 +21,7 @@ class AuthPages(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def login_form(self, request: Request[Any, Any, Any], next: str = "/account") -> Template:
+    async def login_form(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/account") -> Template:
         return await render(request, "login.html", next=_safe_next(next), error="", email="")
 
     @post("/login")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from litestar.params import FromPath
 from litestar import Controller, Request, get
 from litestar.response import Template
 
@@ -44,7 +45,7 @@ class CataloguePages(Controller):
         )
 
     @get("/listings/{listing_id:int}")
-    async def listing(self, request: Request[Any, Any, Any], listing_id: int) -> Template:
+    async def listing(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Template:
         listing = await services(request).listings.get_for(viewer(request), listing_id)
         reviews = await services(request).listings.reviews(viewer(request), listing_id)
         return await render(request, "listing.html", listing=listing, reviews=reviews)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from litestar.params import FromPath, FromQuery
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -126,14 +127,14 @@ class InstitutionPages(Controller):
         return Redirect(path=f"/achievements/{achievement.id}", status_code=303)
 
     @get("/achievements/{achievement_id:int}")
-    async def achievement(self, request: Request[Any, Any, Any], achievement_id: int) -> Template:
+    async def achievement(self, request: Request[Any, Any, Any], achievement_id: FromPath[int]) -> Template:
         found = await services(request).achievements.get_own(viewer(request), achievement_id)
         listings = [x for x in await services(request).listings.of_seller(viewer(request))
                     if x.achievement_id == achievement_id]
         return await render(request, "achievement.html", achievement=found, listings=listings)
 
     @get("/achievements/{achievement_id:int}/edit")
-    async def edit_achievement_form(self, request: Request[Any, Any, Any], achievement_id: int) -> Template:
+    async def edit_achievement_form(self, request: Request[Any, Any, Any], achievement_id: FromPath[int]) -> Template:
         found = await services(request).achievements.get_own(viewer(request), achievement_id)
         form = {k: v for k, v in msgspec.structs.asdict(found).items() if isinstance(v, str)}
         form["ip_identifiers"] = "\n".join(found.ip_identifiers)
@@ -146,7 +147,7 @@ class InstitutionPages(Controller):
                             action=f"/achievements/{achievement_id}/edit", **_achievement_choices())
 
     @post("/achievements/{achievement_id:int}/edit")
-    async def edit_achievement(self, request: Request[Any, Any, Any], achievement_id: int) -> Template | Redirect:
+    async def edit_achievement(self, request: Request[Any, Any, Any], achievement_id: FromPath[int]) -> Template | Redirect:
         form = await read_form(request)
         try:
             await services(request).achievements.edit(viewer(request), achievement_id, achievement_from_form(form))
@@ -157,7 +158,7 @@ class InstitutionPages(Controller):
         return Redirect(path=f"/achievements/{achievement_id}", status_code=303)
 
     @get("/listings/new")
-    async def new_listing(self, request: Request[Any, Any, Any], achievement: int | None = None) -> Template:
+    async def new_listing(self, request: Request[Any, Any, Any], achievement: FromQuery[int | None] = None) -> Template:
         achievements = await services(request).achievements.list_own(viewer(request))
         form = {"achievement_id": str(achievement or ""), "announcement_working_days": "20",
                 "transfer_mode": "assignment", "competitive_method": "english_auction"}
@@ -177,7 +178,7 @@ class InstitutionPages(Controller):
         return Redirect(path=f"/listings/{listing.id}", status_code=303)
 
     @get("/listings/{listing_id:int}/edit")
-    async def edit_listing_form(self, request: Request[Any, Any, Any], listing_id: int) -> Template:
+    async def edit_listing_form(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Template:
         listing = await services(request).listings.get_for(viewer(request), listing_id)
         achievements = await services(request).achievements.list_own(viewer(request))
         return await render(request, "listing_form.html", form=listing_form_values(listing), errors={},
@@ -185,7 +186,7 @@ class InstitutionPages(Controller):
                             action=f"/listings/{listing_id}/edit", listing=listing, **_listing_choices())
 
     @post("/listings/{listing_id:int}/edit")
-    async def resubmit_listing(self, request: Request[Any, Any, Any], listing_id: int) -> Template | Redirect:
+    async def resubmit_listing(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Template | Redirect:
         form = await read_form(request)
         try:
             await services(request).listings.resubmit(viewer(request), listing_id, listing_from_form(form))
@@ -199,7 +200,7 @@ class InstitutionPages(Controller):
         return Redirect(path=f"/listings/{listing_id}", status_code=303)
 
     @post("/listings/{listing_id:int}/withdraw")
-    async def withdraw_listing(self, request: Request[Any, Any, Any], listing_id: int) -> Redirect:
+    async def withdraw_listing(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Redirect:
         await read_form(request)
         await services(request).listings.withdraw(viewer(request), listing_id)
         return await redirect_with_flash(request, "/account", translator(request)("listing.status.withdrawn"))

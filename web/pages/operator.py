@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.params import FromPath
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -23,12 +24,12 @@ class OperatorPages(Controller):
         return await render(request, "review_queue.html", queue=queue)
 
     @get("/review/{listing_id:int}")
-    async def item(self, request: Request[Any, Any, Any], listing_id: int) -> Template:
+    async def item(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Template:
         await services(request).listings.review_queue(viewer(request))
         return await self._item(request, listing_id, errors={}, form={})
 
     @post("/review/{listing_id:int}")
-    async def decide(self, request: Request[Any, Any, Any], listing_id: int) -> Template | Redirect:
+    async def decide(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Template | Redirect:
         form = await read_form(request)
         review = Review(decision=form.get("decision", ""), reasons=form.get("reasons", ""))
         try:
@@ -42,7 +43,7 @@ class OperatorPages(Controller):
         )
 
     async def _item(
-        self, request: Request[Any, Any, Any], listing_id: int, *, errors: dict[str, str],
+        self, request: Request[Any, Any, Any], listing_id: FromPath[int], *, errors: dict[str, str],
         form: dict[str, str], status: int = 200,
     ) -> Template:
         svc = services(request)
