@@ -165,6 +165,8 @@ class EnglishBook:
         fixed = self._fixed
         bounds = self._bounds
         steps = self._steps
+        # prices only rise, so the band of the last price almost always still applies
+        band_lo = band_hi = band_step = 0
         price = self._price
         leader = self._leader
         lmax = self._lmax
@@ -178,16 +180,10 @@ class EnglishBook:
                 push(self._admit(bidder, now, emit) if kind == CMD_ADMIT else self._tick(now, emit))
                 last_at = self._last_at
                 continue
-            if now < last_at:
-                push(_STALE)
+            if not (last_at <= now < close_at and now >= opens_at):
+                push(_STALE if now < last_at else _CLOSED if now >= close_at else _NOT_OPEN)
                 continue
-            if now >= close_at:
-                push(_CLOSED)
-                continue
-            if now < opens_at:
-                push(_NOT_OPEN)
-                continue
-            if type_(amount) is not int_ or amount <= 0 or amount > MAX_AMOUNT:
+            if type_(amount) is not int_ or not 0 < amount <= MAX_AMOUNT:
                 push(_INVALID_AMOUNT)
                 continue
             if bidder not in bidders:
@@ -195,7 +191,15 @@ class EnglishBook:
                 continue
             if price:
                 base = price
-                step = fixed or steps[bisect(bounds, price) - 1]
+                if fixed:
+                    step = fixed
+                elif band_lo <= price < band_hi:
+                    step = band_step
+                else:
+                    band = bisect(bounds, price)
+                    band_lo = bounds[band - 1]
+                    band_hi = bounds[band] if band < len(bounds) else MAX_AMOUNT + 1
+                    step = band_step = steps[band - 1]
                 if bidder == leader:
                     if kind != CMD_PROXY:
                         push(_LEADING)

@@ -15,7 +15,14 @@ from typing import Any
 
 from matching_core.common import IncrementBand
 from matching_core.english import EnglishBook
-from matching_core.english_types import CMD_ADMIT, CMD_BID, CMD_PROXY, CMD_TICK, EnglishTerms, RawCommand
+from matching_core.english_types import (
+    CMD_ADMIT,
+    CMD_BID,
+    CMD_PROXY,
+    CMD_TICK,
+    EnglishTerms,
+    RawCommand,
+)
 from matching_core.reference.english import ReferenceEnglishBook
 
 SECOND = 1_000_000
@@ -35,7 +42,9 @@ def lot_terms(rng: random.Random, opens_at: int) -> EnglishTerms:
     )
 
 
-def lot_commands(rng: random.Random, terms: EnglishTerms, bids: int) -> tuple[list[RawCommand], list[RawCommand]]:
+def lot_commands(
+    rng: random.Random, terms: EnglishTerms, bids: int
+) -> tuple[list[RawCommand], list[RawCommand]]:
     """(admissions, bids + final tick), using a scratch book as the oracle for valid amounts."""
     names = [f"bidder-{i:03d}" for i in range(BIDDERS_PER_LOT)]
     admissions = [(CMD_ADMIT, name, 0, terms.opens_at - SECOND) for name in names]
@@ -70,7 +79,9 @@ def lot_commands(rng: random.Random, terms: EnglishTerms, bids: int) -> tuple[li
     return admissions, commands
 
 
-def _run(book_type: Any, lots: list[tuple[EnglishTerms, list[RawCommand], list[RawCommand]]]) -> tuple[float, list[str], int]:
+def _run(
+    book_type: Any, lots: list[tuple[EnglishTerms, list[RawCommand], list[RawCommand]]]
+) -> tuple[float, list[str], int]:
     books = []
     for terms, admissions, _ in lots:
         book = book_type(terms)
@@ -87,7 +98,9 @@ def _run(book_type: Any, lots: list[tuple[EnglishTerms, list[RawCommand], list[R
     return elapsed, [book.state_hash() for book in books], accepted
 
 
-def run_core_bench(seed: int = 42, bids: int = 1_000_000, lots: int = 100, reference_share: int = 10) -> dict[str, float | int | str | bool]:
+def run_core_bench(
+    seed: int = 42, bids: int = 1_000_000, lots: int = 100, reference_share: int = 10
+) -> dict[str, float | int | str | bool]:
     """Times both engines on the same commands; the reference runs on 1/`reference_share` of the lots."""
     rng = random.Random(seed)
     per_lot = max(1, bids // lots)
