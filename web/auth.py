@@ -66,7 +66,7 @@ class IdentityMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         services: Services = scope["litestar_app"].state.services
-        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state = scope.setdefault("state", {})
         cookies = _cookies(scope)
         lang, lang_chosen = _pick_language(scope, cookies)
         state.update(account=None, session=None, lang=lang, via_token=False)
@@ -82,7 +82,7 @@ class IdentityMiddleware(ASGIMiddleware):
                     headers.append((b"set-cookie", self._session_cookie(state["set_session_cookie"])))
                 if lang_chosen:
                     headers.append((b"set-cookie", self._cookie(LANG_COOKIE, lang, 365 * 86400, http_only=False)))
-                message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+                message["headers"] = headers
             await send(message)
 
         await next_app(scope, receive, send_with_cookies)

@@ -17,7 +17,7 @@ def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
 
 
 def _state(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
-    state: dict[str, Any] = connection.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state: dict[str, Any] = connection.scope.setdefault("state", {})
     return state
 
 

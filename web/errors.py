@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 from litestar import MediaType, Request, Response

@@ -5,6 +5,7 @@ from datetime import datetime
 import asyncpg
 
 from exchange.accounts.types import Account, Role, TokenInfo
+from exchange.infra.db import Conn
 
 _ACCOUNT_COLUMNS = "id, role, email, display_name, contact_name, phone, created_at"
 
@@ -18,7 +19,7 @@ def _account(row: asyncpg.Record) -> Account:
 
 
 async def insert_account(
-    conn: asyncpg.Connection, *, role: Role, email: str, display_name: str, contact_name: str,
+    conn: Conn, *, role: Role, email: str, display_name: str, contact_name: str,
     phone: str, password_hash: str, now: datetime,
 ) -> Account | None:
     row = await conn.fetchrow(
@@ -31,7 +32,7 @@ async def insert_account(
     return _account(row) if row else None
 
 
-async def account_with_hash(conn: asyncpg.Connection, email: str) -> tuple[Account, str] | None:
+async def account_with_hash(conn: Conn, email: str) -> tuple[Account, str] | None:
     row = await conn.fetchrow(
         f"SELECT {_ACCOUNT_COLUMNS}, password_hash FROM accounts "
         "WHERE lower(email) = lower($1) AND NOT disabled",
@@ -40,11 +41,11 @@ async def account_with_hash(conn: asyncpg.Connection, email: str) -> tuple[Accou
     return (_account(row), row["password_hash"]) if row else None
 
 
-async def update_password_hash(conn: asyncpg.Connection, account_id: int, password_hash: str) -> None:
+async def update_password_hash(conn: Conn, account_id: int, password_hash: str) -> None:
     await conn.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash)
 
 
-async def account_by_id(conn: asyncpg.Connection, account_id: int) -> Account | None:
+async def account_by_id(conn: Conn, account_id: int) -> Account | None:
     row = await conn.fetchrow(
         f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND NOT disabled", account_id
     )
@@ -52,7 +53,7 @@ async def account_by_id(conn: asyncpg.Connection, account_id: int) -> Account | 
 
 
 async def insert_token(
-    conn: asyncpg.Connection, *, account_id: int, name: str, token_hash: bytes, prefix: str,
+    conn: Conn, *, account_id: int, name: str, token_hash: bytes, prefix: str,
     now: datetime,
 ) -> int:
     token_id: int = await conn.fetchval(
@@ -64,7 +65,7 @@ async def insert_token(
 
 
 async def account_by_token_hash(
-    conn: asyncpg.Connection, token_hash: bytes, now: datetime
+    conn: Conn, token_hash: bytes, now: datetime
 ) -> Account | None:
     row = await conn.fetchrow(
         f"""UPDATE api_tokens t SET last_used_at = $2
@@ -76,7 +77,7 @@ async def account_by_token_hash(
     return _account(row) if row else None
 
 
-async def tokens_of(conn: asyncpg.Connection, account_id: int) -> list[TokenInfo]:
+async def tokens_of(conn: Conn, account_id: int) -> list[TokenInfo]:
     rows = await conn.fetch(
         """SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens
            WHERE account_id = $1 ORDER BY id DESC""",
@@ -85,7 +86,7 @@ async def tokens_of(conn: asyncpg.Connection, account_id: int) -> list[TokenInfo
     return [TokenInfo(**dict(r)) for r in rows]
 
 
-async def revoke_token(conn: asyncpg.Connection, account_id: int, token_id: int, now: datetime) -> bool:
+async def revoke_token(conn: Conn, account_id: int, token_id: int, now: datetime) -> bool:
     status = await conn.execute(
         """UPDATE api_tokens SET revoked_at = $3
            WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL""",

@@ -25,7 +25,7 @@ from exchange.infra.ratelimit import RateLimiter
 from exchange.validation import FieldErrors, choice, text
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-TOKEN_PREFIX = "tex_"
+TOKEN_PREFIX = "tex_"  # noqa: S105 - a public prefix, not a secret
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 LOGIN_FAILURES_PER_EMAIL = 5

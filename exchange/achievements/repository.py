@@ -7,6 +7,7 @@ import asyncpg
 import msgspec
 
 from exchange.achievements.types import Achievement, Document
+from exchange.infra.db import Conn
 
 _COLUMNS = """a.id, a.owner_id, o.display_name AS owner_name, a.title, a.title_en, a.summary,
     a.summary_en, a.field, a.kind, a.ip_identifiers, a.inventors, a.funding_source, a.programme,
@@ -19,7 +20,7 @@ def _achievement(row: asyncpg.Record) -> Achievement:
     return msgspec.convert(data, Achievement, strict=False)
 
 
-async def insert(conn: asyncpg.Connection, owner_id: int, values: dict[str, Any], now: datetime) -> int:
+async def insert(conn: Conn, owner_id: int, values: dict[str, Any], now: datetime) -> int:
     new_id: int = await conn.fetchval(
         """INSERT INTO achievements (owner_id, title, title_en, summary, summary_en, field, kind,
                ip_identifiers, inventors, funding_source, programme, maturity, appraised_value,
@@ -35,7 +36,7 @@ async def insert(conn: asyncpg.Connection, owner_id: int, values: dict[str, Any]
     return new_id
 
 
-async def update(conn: asyncpg.Connection, achievement_id: int, values: dict[str, Any], now: datetime) -> None:
+async def update(conn: Conn, achievement_id: int, values: dict[str, Any], now: datetime) -> None:
     await conn.execute(
         """UPDATE achievements SET title = $2, title_en = $3, summary = $4, summary_en = $5,
                field = $6, kind = $7, ip_identifiers = $8, inventors = $9, funding_source = $10,
@@ -50,7 +51,7 @@ async def update(conn: asyncpg.Connection, achievement_id: int, values: dict[str
     )
 
 
-async def get(conn: asyncpg.Connection, achievement_id: int, *, for_update: bool = False) -> Achievement | None:
+async def get(conn: Conn, achievement_id: int, *, for_update: bool = False) -> Achievement | None:
     lock = " FOR UPDATE OF a" if for_update else ""
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM achievements a JOIN accounts o ON o.id = a.owner_id WHERE a.id = $1{lock}",
@@ -59,7 +60,7 @@ async def get(conn: asyncpg.Connection, achievement_id: int, *, for_update: bool
     return _achievement(row) if row else None
 
 
-async def of_owner(conn: asyncpg.Connection, owner_id: int) -> list[Achievement]:
+async def of_owner(conn: Conn, owner_id: int) -> list[Achievement]:
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM achievements a JOIN accounts o ON o.id = a.owner_id
             WHERE a.owner_id = $1 ORDER BY a.id DESC""",
@@ -68,7 +69,7 @@ async def of_owner(conn: asyncpg.Connection, owner_id: int) -> list[Achievement]
     return [_achievement(r) for r in rows]
 
 
-async def has_open_listing(conn: asyncpg.Connection, achievement_id: int) -> bool:
+async def has_open_listing(conn: Conn, achievement_id: int) -> bool:
     found: bool = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM listings WHERE achievement_id = $1 AND status IN ('submitted', 'announced'))",
         achievement_id,

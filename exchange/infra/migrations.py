@@ -7,9 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-
 from exchange.errors import MigrationError
+from exchange.infra.db import Conn
 
 # Any fixed number shared by every process that migrates this database.
 MIGRATION_LOCK_KEY = 7_304_114_421
@@ -42,7 +41,7 @@ def load_migrations(directory: Path) -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection, directory: Path) -> list[str]:
+async def migrate(conn: Conn, directory: Path) -> list[str]:
     """Apply pending migrations; returns the names applied. Safe to run from many processes."""
     migrations = load_migrations(directory)
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
@@ -57,10 +56,10 @@ async def migrate(conn: asyncpg.Connection, directory: Path) -> list[str]:
         rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
         applied = {r["version"]: r for r in rows}
         known = {m.version for m in migrations}
-        for version, row in sorted(applied.items()):
+        for version, recorded in sorted(applied.items()):
             if version not in known:
                 raise MigrationError(
-                    f"the database has migration {row['name']} which is missing from {directory}"
+                    f"the database has migration {recorded['name']} which is missing from {directory}"
                 )
         done: list[str] = []
         for migration in migrations:

@@ -6,6 +6,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from exchange.infra.db import Conn
 from exchange.listings.types import Listing, ListingStatus, ReviewRecord
 
 COLUMNS = """l.id, l.reference_no, l.achievement_id, l.seller_id, o.display_name AS seller_name,
@@ -21,12 +22,12 @@ def to_listing(row: asyncpg.Record) -> Listing:
     return msgspec.convert(dict(row), Listing, strict=False)
 
 
-async def next_reference(conn: asyncpg.Connection, now: datetime) -> str:
+async def next_reference(conn: Conn, now: datetime) -> str:
     seq: int = await conn.fetchval("SELECT nextval('listing_reference_seq')")
     return f"TT{now.year}{seq:06d}"
 
 
-async def insert(conn: asyncpg.Connection, values: dict[str, Any]) -> int:
+async def insert(conn: Conn, values: dict[str, Any]) -> int:
     new_id: int = await conn.fetchval(
         """INSERT INTO listings (reference_no, achievement_id, seller_id, status, listing_price,
                currency, deposit, transfer_mode, terms, bidder_conditions, competitive_method,
@@ -41,7 +42,7 @@ async def insert(conn: asyncpg.Connection, values: dict[str, Any]) -> int:
     return new_id
 
 
-async def resubmit(conn: asyncpg.Connection, listing_id: int, values: dict[str, Any]) -> None:
+async def resubmit(conn: Conn, listing_id: int, values: dict[str, Any]) -> None:
     await conn.execute(
         """UPDATE listings SET status = 'submitted', listing_price = $2, deposit = $3,
                transfer_mode = $4, terms = $5, bidder_conditions = $6, competitive_method = $7,
@@ -53,30 +54,30 @@ async def resubmit(conn: asyncpg.Connection, listing_id: int, values: dict[str, 
     )
 
 
-async def get(conn: asyncpg.Connection, listing_id: int, *, for_update: bool = False) -> Listing | None:
+async def get(conn: Conn, listing_id: int, *, for_update: bool = False) -> Listing | None:
     lock = " FOR UPDATE OF l" if for_update else ""
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM {FROM} WHERE l.id = $1{lock}", listing_id)
     return to_listing(row) if row else None
 
 
-async def of_seller(conn: asyncpg.Connection, seller_id: int) -> list[Listing]:
+async def of_seller(conn: Conn, seller_id: int) -> list[Listing]:
     rows = await conn.fetch(f"SELECT {COLUMNS} FROM {FROM} WHERE l.seller_id = $1 ORDER BY l.id DESC", seller_id)
     return [to_listing(r) for r in rows]
 
 
-async def with_status(conn: asyncpg.Connection, status: ListingStatus) -> list[Listing]:
+async def with_status(conn: Conn, status: ListingStatus) -> list[Listing]:
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM {FROM} WHERE l.status = $1 ORDER BY l.submitted_at, l.id", status.value
     )
     return [to_listing(r) for r in rows]
 
 
-async def set_status(conn: asyncpg.Connection, listing_id: int, status: ListingStatus) -> None:
+async def set_status(conn: Conn, listing_id: int, status: ListingStatus) -> None:
     await conn.execute("UPDATE listings SET status = $2 WHERE id = $1", listing_id, status.value)
 
 
 async def record_review(
-    conn: asyncpg.Connection, *, listing_id: int, operator_id: int, decision: str, reasons: str,
+    conn: Conn, *, listing_id: int, operator_id: int, decision: str, reasons: str,
     now: datetime, announcement: tuple[datetime, datetime] | None,
 ) -> None:
     start, end = announcement if announcement else (None, None)
@@ -94,7 +95,7 @@ async def record_review(
     )
 
 
-async def reviews(conn: asyncpg.Connection, listing_id: int) -> list[ReviewRecord]:
+async def reviews(conn: Conn, listing_id: int) -> list[ReviewRecord]:
     rows = await conn.fetch(
         """SELECT r.decision, r.reasons, o.display_name AS operator_name, r.decided_at
            FROM listing_reviews r JOIN accounts o ON o.id = r.operator_id

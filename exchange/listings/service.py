@@ -14,6 +14,7 @@ from exchange.achievements.types import Achievement
 from exchange.calendar import WorkingDayCalendar
 from exchange.clock import Clock
 from exchange.errors import Conflict, NotFound
+from exchange.infra.db import Conn
 from exchange.listings import repository as repo
 from exchange.listings.types import (
     DEFAULT_ANNOUNCEMENT_WD,
@@ -177,13 +178,13 @@ class ListingService:
         async with self._pool.acquire() as conn:
             return await repo.reviews(conn, listing_id)
 
-    async def _own(self, conn: asyncpg.Connection, seller: Account, listing_id: int, *, for_update: bool) -> Listing:
+    async def _own(self, conn: Conn, seller: Account, listing_id: int, *, for_update: bool) -> Listing:
         listing = await repo.get(conn, listing_id, for_update=for_update)
         if listing is None or listing.seller_id != seller.id:
             raise NotFound("no such listing among yours")
         return listing
 
-    async def _get(self, conn: asyncpg.Connection, listing_id: int) -> Listing:
+    async def _get(self, conn: Conn, listing_id: int) -> Listing:
         listing = await repo.get(conn, listing_id)
         assert listing is not None
         return listing

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar.params import JSONBody, FromPath
 from litestar import Controller, Request, delete, get, post
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from exchange.accounts.service import require_role

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.params import JSONBody, FromPath
 from litestar import Controller, Request, get, post, put
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from exchange.achievements.types import Achievement, AchievementInput

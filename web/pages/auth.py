@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.params import FromQuery
 from litestar import Controller, Request, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from exchange.accounts.types import SELF_REGISTERING_ROLES, Registration

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar.params import FromPath
 from litestar import Controller, Request, get
+from litestar.params import FromPath
 from litestar.response import Template
 
 from exchange.achievements.types import FIELDS, FundingSource, Kind

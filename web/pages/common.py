@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import MediaType, Request
@@ -11,6 +12,9 @@ from web.context import ensure_session, language, services, session, viewer
 from web.i18n import format_date, format_money, format_time, translator
 
 MAX_FORM_FIELDS = 100
+_DIGITS = re.compile(r"[0-9]+")
+# Chinese input methods type full-width digits and separators; they mean the ASCII ones.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９，．　", "0123456789,. ")
 
 
 def page_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -64,13 +68,13 @@ async def redirect_with_flash(request: Request[Any, Any, Any], to: str, message:
 
 def parse_money(errors: dict[str, str], field: str, raw: str, *, required: bool = True) -> int | None:
     """A typed amount in yuan (or dollars…) into minor units, refusing anything ambiguous."""
-    cleaned = raw.strip().replace(",", "").replace("，", "").replace(" ", "")
+    cleaned = raw.translate(_FULL_WIDTH).strip().replace(",", "").replace(" ", "")
     if not cleaned:
         if required:
             errors[field] = "is required"
         return None
     whole, _, frac = cleaned.partition(".")
-    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)) or len(whole) > 14:
+    if not _DIGITS.fullmatch(whole) or (frac and (not _DIGITS.fullmatch(frac) or len(frac) > 2)) or len(whole) > 14:
         errors[field] = "must be an amount such as 1200000 or 1200000.50"
         return None
     return int(whole) * 100 + int(frac.ljust(2, "0") or "0")
@@ -80,7 +84,7 @@ def parse_int(errors: dict[str, str], field: str, raw: str, default: int | None 
     cleaned = raw.strip()
     if not cleaned:
         return default
-    if not cleaned.isdigit() or len(cleaned) > 9:
+    if not _DIGITS.fullmatch(cleaned) or len(cleaned) > 9:
         errors[field] = "must be a whole number"
         return None
     return int(cleaned)

@@ -1,0 +1,50 @@
+# One command to run the exchange, one to test it. Everything else is set up on the way.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test test-unit test-integration test-e2e lint typecheck coverage-core bench clean-var help
+
+help:
+	@echo "make run    - set up and run the exchange on http://127.0.0.1:8000 (embedded PostgreSQL and Redis)"
+	@echo "make test   - set up and run every test, type check and lint"
+	@echo "make bench  - run the benchmarks"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/exchange run
+
+test: $(STAMP) lint typecheck coverage-core test-integration test-e2e
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -q
+
+coverage-core: $(STAMP)
+	$(BIN)/python -m coverage run --branch --source=matching_core -m pytest tests/unit -q
+	$(BIN)/python -m coverage report --include='matching_core/*' --fail-under=100 --show-missing --skip-covered
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration -q
+
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check matching_core exchange web tests loadtests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/exchange bench core --json
+
+clean-var:
+	rm -rf var

@@ -1,0 +1,1 @@
+"""Load scenarios and the load generator (see the README's benchmarks section)."""
