@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from exchange.accounts.service import AccountService
 from exchange.accounts.sessions import SessionStore
 from exchange.achievements.service import AchievementService
+from exchange.auctions.service import AuctionService
 from exchange.calendar import WorkingDayCalendar
 from exchange.catalogue.service import CatalogueService
 from exchange.clock import Clock
@@ -30,6 +31,7 @@ class Services:
     listings: ListingService
     catalogue: CatalogueService
     limiter: RateLimiter
+    auctions: AuctionService
 
     @classmethod
     def build(
@@ -48,4 +50,5 @@ class Services:
             listings=ListingService(pool, clock, calendar),
             catalogue=CatalogueService(pool, clock),
             limiter=limiter,
+            auctions=AuctionService(pool, redis, clock),
         )

@@ -1,0 +1,1 @@
+"""Live English auctions: the single-writer sequencer, durable timers, the Redis feed."""

@@ -1,0 +1,191 @@
+"""SQL of the auctions: terms and outcome rows, bidders, the event log, idempotency answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from exchange.auctions.lot import LotInfo, Recorded
+from exchange.auctions.sequencer import BatchWrite
+from exchange.auctions.types import from_micros, to_micros
+from exchange.infra.db import Conn
+from matching_core.common import IncrementBand
+from matching_core.english_types import EnglishTerms
+
+COLUMNS = """a.id, a.listing_id, a.currency, a.start_price, a.reserve, a.increments, a.opens_at,
+    a.scheduled_end, a.quiet_period_s, a.hard_cap, a.status, a.next_deadline, a.last_seq,
+    a.state_hash, a.sold, a.winner_id, a.price, a.closed_at, a.created_at,
+    l.reference_no, l.seller_id, ach.title, ach.title_en"""
+FROM = "auctions a JOIN listings l ON l.id = a.listing_id JOIN achievements ach ON ach.id = l.achievement_id"
+
+
+def terms_of(row: asyncpg.Record) -> EnglishTerms:
+    return EnglishTerms(
+        start_price=row["start_price"],
+        increments=tuple(IncrementBand(b["from_price"], b["step"]) for b in row["increments"]),
+        opens_at=to_micros(row["opens_at"]),
+        scheduled_end=to_micros(row["scheduled_end"]),
+        quiet_period=row["quiet_period_s"] * 1_000_000,
+        reserve=row["reserve"],
+        hard_cap=None if row["hard_cap"] is None else to_micros(row["hard_cap"]),
+    )
+
+
+def info_of(row: asyncpg.Record) -> LotInfo:
+    return LotInfo(
+        id=row["id"], listing_id=row["listing_id"], seller_id=row["seller_id"],
+        currency=row["currency"].strip(), title=row["title"], title_en=row["title_en"],
+        reference_no=row["reference_no"], terms=terms_of(row),
+    )
+
+
+async def insert(conn: Conn, values: dict[str, Any]) -> int:
+    new_id: int = await conn.fetchval(
+        """INSERT INTO auctions (listing_id, currency, start_price, reserve, increments, opens_at,
+               scheduled_end, quiet_period_s, hard_cap, status, next_deadline, state_hash,
+               scheduled_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'scheduled', $6, $10, $11, $12)
+           RETURNING id""",
+        values["listing_id"], values["currency"], values["start_price"], values["reserve"],
+        values["increments"], values["opens_at"], values["scheduled_end"], values["quiet_period_s"],
+        values["hard_cap"], values["state_hash"], values["scheduled_by"], values["created_at"],
+    )
+    return new_id
+
+
+async def get(conn: Conn, auction_id: int) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(f"SELECT {COLUMNS} FROM {FROM} WHERE a.id = $1", auction_id)
+    return row
+
+
+async def live(conn: Conn) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {COLUMNS} FROM {FROM} WHERE a.status <> 'closed' ORDER BY a.id"
+    )
+    return rows
+
+
+async def listing(
+    conn: Conn, statuses: Iterable[str], *, listing_id: int | None, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""SELECT {COLUMNS} FROM {FROM}
+            WHERE a.status = ANY($1::text[]) AND ($2::bigint IS NULL OR a.listing_id = $2)
+            ORDER BY a.opens_at DESC, a.id DESC LIMIT $3 OFFSET $4""",
+        list(statuses), listing_id, limit, offset,
+    )
+    return rows
+
+
+def _recorded(row: asyncpg.Record) -> Recorded:
+    return Recorded(row["auction_id"], row["seq"], row["kind"], row["payload"],
+                    to_micros(row["recorded_at"]))
+
+
+async def events_of(conn: Conn, auction_ids: list[int]) -> dict[int, list[Recorded]]:
+    rows = await conn.fetch(
+        """SELECT auction_id, seq, kind, payload, recorded_at FROM auction_events
+           WHERE auction_id = ANY($1::bigint[]) ORDER BY auction_id, seq""",
+        auction_ids,
+    )
+    found: dict[int, list[Recorded]] = {auction_id: [] for auction_id in auction_ids}
+    for row in rows:
+        found[row["auction_id"]].append(_recorded(row))
+    return found
+
+
+async def events_after(conn: Conn, auction_id: int, seq: int, limit: int) -> list[Recorded]:
+    rows = await conn.fetch(
+        """SELECT auction_id, seq, kind, payload, recorded_at FROM auction_events
+           WHERE auction_id = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
+        auction_id, seq, limit,
+    )
+    return [_recorded(row) for row in rows]
+
+
+async def bidder(conn: Conn, auction_id: int, account_id: int) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT code, approved_at FROM auction_bidders WHERE auction_id = $1 AND account_id = $2",
+        auction_id, account_id,
+    )
+    return row
+
+
+async def account_name(conn: Conn, account_id: int) -> str | None:
+    name: str | None = await conn.fetchval("SELECT display_name FROM accounts WHERE id = $1", account_id)
+    return name
+
+
+async def find_request(conn: Conn, account_id: int, key: str) -> tuple[str, dict[str, Any]] | None:
+    row = await conn.fetchrow(
+        "SELECT request_hash, response FROM bid_requests WHERE account_id = $1 AND idempotency_key = $2",
+        account_id, key,
+    )
+    return None if row is None else (row["request_hash"], row["response"])
+
+
+def _at(micros: int | None) -> datetime | None:
+    return None if micros is None else from_micros(micros)
+
+
+async def write_batch(conn: Conn, batch: BatchWrite) -> None:
+    """One statement per table, each row set passed as arrays (unnest)."""
+    if batch.events:
+        events = batch.events
+        await conn.execute(
+            """INSERT INTO auction_events (auction_id, seq, kind, payload, recorded_at)
+               SELECT a, s, k, p::jsonb, r
+               FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[])
+                    AS u(a, s, k, p, r)""",
+            [e.lot for e in events], [e.seq for e in events], [e.kind for e in events],
+            [json.dumps(e.payload) for e in events], [from_micros(e.at) for e in events],
+        )
+    if batch.bidders:
+        await conn.executemany(
+            """INSERT INTO auction_bidders (auction_id, account_id, code, approved_by, approved_at)
+               VALUES ($1, $2, $3, $4, $5)""",
+            [(lot, account, code, by, from_micros(at)) for lot, account, code, by, at in batch.bidders],
+        )
+    if batch.requests:
+        requests = batch.requests
+        await conn.execute(
+            """INSERT INTO bid_requests (account_id, idempotency_key, auction_id, request_hash,
+                   response, created_at)
+               SELECT a, k, l, h, r::jsonb, c
+               FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                           $6::timestamptz[]) AS u(a, k, l, h, r, c)""",
+            [r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests],
+            [r[3] for r in requests], [json.dumps(r[4]) for r in requests],
+            [from_micros(r[5]) for r in requests],
+        )
+    if batch.lots:
+        lots = batch.lots
+        await conn.execute(
+            """UPDATE auctions a SET last_seq = u.last_seq, state_hash = u.state_hash,
+                   next_deadline = u.next_deadline, status = u.status, sold = u.sold,
+                   winner_id = u.winner_id, price = u.price, closed_at = u.closed_at
+               FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[],
+                           $6::boolean[], $7::bigint[], $8::bigint[], $9::timestamptz[])
+                    AS u(id, last_seq, state_hash, next_deadline, status, sold, winner_id, price,
+                         closed_at)
+               WHERE a.id = u.id""",
+            [r["id"] for r in lots], [r["last_seq"] for r in lots], [r["state_hash"] for r in lots],
+            [_at(r["next_deadline"]) for r in lots], [r["status"] for r in lots],
+            [r["sold"] for r in lots], [r["winner_id"] for r in lots], [r["price"] for r in lots],
+            [_at(r["closed_at"]) for r in lots],
+        )
+
+
+class PostgresBatchStore:
+    """Each batch in one transaction (synchronous_commit stays on: a commit is durable)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def write(self, batch: BatchWrite) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await write_batch(conn, batch)

@@ -1,0 +1,370 @@
+"""The single writer: every command for every lot of this process goes through one task.
+
+A batch is applied to the books in memory, written in ONE transaction (events, admitted
+bidders, idempotency answers, lot rows), and only then are the callers answered and the
+events handed to the feed. If the write fails, the touched books return to the state
+last committed and every caller of the batch gets a retryable error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from exchange.auctions.feed import feed_message
+from exchange.auctions.lot import Lot, Recorded, event_kind, event_payload
+from exchange.auctions.types import (
+    AuctionStatus,
+    Phase,
+    SequencerUnavailable,
+    iso,
+    rejection_name,
+    to_micros,
+)
+from exchange.clock import Clock
+from exchange.errors import Conflict, ExchangeError, NotFound
+from matching_core.codes import RejectCode, Rejection
+from matching_core.common import AdmitBidder, AuctionClosed, BidderAdmitted, Tick
+from matching_core.english_types import EnglishEvent, PlaceBid, PlaceProxyBid
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 2_000
+MAX_QUEUE = 50_000
+KEYS_REMEMBERED = 100_000
+RELOAD_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class PlaceBidRequest:
+    lot: int
+    account_id: int
+    kind: str  # "bid" | "proxy"
+    amount: int
+    key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Admission:
+    lot: int
+    account_id: int
+    approved_by: int
+
+
+@dataclass(frozen=True)
+class TimerTick:
+    lot: int
+
+
+Command = PlaceBidRequest | Admission | TimerTick
+
+
+@dataclass
+class BatchWrite:
+    """Everything one batch changes, written in one transaction."""
+
+    events: list[Recorded] = field(default_factory=list)
+    bidders: list[tuple[int, int, str, int, int]] = field(default_factory=list)
+    """(lot, account id, code, approved by, at µs)"""
+    requests: list[tuple[int, str, int, str, dict[str, Any], int]] = field(default_factory=list)
+    """(account id, idempotency key, lot, request hash, response, at µs)"""
+    lots: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.requests)
+
+
+class BatchStore(Protocol):
+    async def write(self, batch: BatchWrite) -> None: ...
+
+
+Publish = Callable[[list[dict[str, Any]]], None]
+Reload = Callable[[int], Awaitable[Lot]]
+_STOP = object()
+
+
+class Sequencer:
+    def __init__(
+        self, store: BatchStore, clock: Clock, publish: Publish | None = None,
+        reload: Reload | None = None, *, max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._publish = publish
+        self._reload = reload
+        self._max_batch = max_batch
+        self._lots: dict[int, Lot] = {}
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._last_now = 0
+        self._answers: OrderedDict[tuple[int, str], tuple[str, dict[str, Any]]] = OrderedDict()
+        self.batches = 0
+        self.on_deadline_change: Callable[[], None] | None = None
+        """Called when a lot is added: its deadline may be earlier than any known one.
+        Batches only ever move deadlines later (an opening gives way to the close, bids extend it)."""
+
+    # -- lots ----------------------------------------------------------------------
+
+    def add(self, lot: Lot) -> None:
+        self._lots[lot.info.id] = lot
+        self._last_now = max(self._last_now, lot.committed.last_at)
+        if self.on_deadline_change is not None:
+            self.on_deadline_change()
+
+    def lot(self, lot_id: int) -> Lot | None:
+        return self._lots.get(lot_id)
+
+    def lots(self) -> list[Lot]:
+        return list(self._lots.values())
+
+    def due(self, now: int) -> list[int]:
+        return [lot.info.id for lot in self._lots.values()
+                if (deadline := lot.deadline()) is not None and deadline <= now]
+
+    def next_deadline(self) -> int | None:
+        deadlines = [d for lot in self._lots.values() if (d := lot.deadline()) is not None]
+        return min(deadlines, default=None)
+
+    def remember(self, account_id: int, key: str, request_hash: str, answer: dict[str, Any]) -> None:
+        self._answers[(account_id, key)] = (request_hash, answer)
+        if len(self._answers) > KEYS_REMEMBERED:
+            self._answers.popitem(last=False)
+
+    # -- running -------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.create_task(self._run(), name="auction-sequencer")
+
+    async def stop(self) -> None:
+        """Answers everything already queued, then stops."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._queue.put_nowait(_STOP)
+        await task
+
+    async def submit(self, command: Command) -> Any:
+        if self._task is None or self._task.done():
+            raise SequencerUnavailable("the auction engine is not running; try again shortly")
+        if self._queue.qsize() >= MAX_QUEUE:
+            raise SequencerUnavailable("the auction engine is busy; try again shortly")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((command, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._queue.get()
+            batch: list[tuple[Command, asyncio.Future[Any]]] = []
+            stopping = item is _STOP
+            if not stopping:
+                batch.append(item)
+            while len(batch) < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is _STOP:
+                    stopping = True
+                else:
+                    batch.append(item)
+            if batch:
+                try:
+                    await self._process(batch)
+                except Exception:  # a defect must not stop every lot of the process
+                    log.exception("auction batch failed unexpectedly")
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
+            if stopping and self._queue.empty():
+                return
+
+    def _now(self) -> int:
+        self._last_now = max(self._last_now, to_micros(self._clock.now()))
+        return self._last_now
+
+    # -- one batch -----------------------------------------------------------------
+
+    async def _process(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+        write = BatchWrite()
+        touched: dict[int, Lot] = {}
+        keys: list[tuple[int, str]] = []
+        results: list[Any] = []
+        for command, _ in batch:
+            lot = self._lots.get(command.lot)
+            if lot is None:
+                results.append(NotFound("no such auction"))
+                continue
+            touched[lot.info.id] = lot
+            try:
+                results.append(self._apply(lot, command, self._now(), write, keys))
+            except ExchangeError as exc:
+                results.append(exc)
+        if write:
+            changed = {recorded.lot for recorded in write.events}
+            write.lots = [_lot_row(touched[lot_id]) for lot_id in changed]
+            try:
+                await self._store.write(write)
+            except Exception as exc:
+                log.error("auction batch of %d commands not committed: %r", len(batch), exc)
+                await self._undo(touched, keys)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
+                return
+        self.batches += 1
+        by_lot: dict[int, list[Recorded]] = {}
+        for recorded in write.events:
+            by_lot.setdefault(recorded.lot, []).append(recorded)
+        for lot_id, events in by_lot.items():
+            touched[lot_id].commit(events)
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        if write.events and self._publish is not None:
+            self._publish([feed_message(touched[r.lot].info, touched[r.lot].codes, r) for r in write.events])
+
+    async def _undo(self, touched: dict[int, Lot], keys: list[tuple[int, str]]) -> None:
+        for key in keys:
+            self._answers.pop(key, None)
+        for lot in touched.values():
+            lot.rollback()
+        if self._reload is None:
+            return
+        # The commit may have happened even though we saw an error: the database decides.
+        for lot_id in touched:
+            try:
+                fresh = await asyncio.wait_for(self._reload(lot_id), RELOAD_TIMEOUT_S)
+            except Exception as exc:
+                log.warning("lot %d kept its last committed state; reload failed: %r", lot_id, exc)
+                continue
+            self._lots[lot_id] = fresh
+
+    def _apply(
+        self, lot: Lot, command: Command, now: int, write: BatchWrite, keys: list[tuple[int, str]]
+    ) -> Any:
+        if isinstance(command, PlaceBidRequest):
+            return self._bid(lot, command, now, write, keys)
+        self._open_if_due(lot, now, write)
+        if isinstance(command, TimerTick):
+            outcome = lot.book.apply(Tick(), now)
+            assert not isinstance(outcome, Rejection), outcome
+            self._record(lot, outcome, now, write)
+            return {"closed": lot.book.closed}
+        bidder = str(command.account_id)
+        admitted = lot.book.apply(AdmitBidder(bidder), now)
+        if isinstance(admitted, Rejection):
+            if admitted.code == RejectCode.DUPLICATE_BIDDER:
+                return {"code": lot.book.code_of(bidder), "seq": None}
+            raise Conflict(f"the bidder cannot be admitted: {admitted.reason}")
+        seq = self._record(lot, admitted, now, write)
+        event = admitted[0]
+        assert isinstance(event, BidderAdmitted)
+        write.bidders.append((lot.info.id, command.account_id, event.code, command.approved_by, now))
+        return {"code": event.code, "seq": seq}
+
+    def _bid(
+        self, lot: Lot, request: PlaceBidRequest, now: int, write: BatchWrite,
+        keys: list[tuple[int, str]],
+    ) -> dict[str, Any]:
+        if request.key is not None:
+            seen = self._answers.get((request.account_id, request.key))
+            if seen is not None:
+                if seen[0] != request.request_hash:
+                    raise Conflict("this idempotency key was already used for a different bid")
+                return seen[1]
+        self._open_if_due(lot, now, write)
+        bidder = str(request.account_id)
+        command = (PlaceBid(bidder, request.amount) if request.kind == "bid"
+                   else PlaceProxyBid(bidder, request.amount))
+        outcome = lot.book.apply(command, now)
+        if isinstance(outcome, Rejection):
+            answer = self._answer(lot, request, now, None, outcome)
+        else:
+            answer = self._answer(lot, request, now, self._record(lot, outcome, now, write), None)
+        if request.key is not None:
+            assert request.request_hash is not None
+            keys.append((request.account_id, request.key))
+            self.remember(request.account_id, request.key, request.request_hash, answer)
+            write.requests.append(
+                (request.account_id, request.key, lot.info.id, request.request_hash, answer, now)
+            )
+        return answer
+
+    def _open_if_due(self, lot: Lot, now: int, write: BatchWrite) -> None:
+        terms = lot.info.terms
+        if not lot.w_opened and now >= terms.opens_at and not lot.book.closed:
+            lot.w_opened = True
+            lot.w_seq += 1
+            write.events.append(Recorded(lot.info.id, lot.w_seq, "opened", {"at": terms.opens_at}, now))
+
+    def _record(self, lot: Lot, events: list[EnglishEvent], now: int, write: BatchWrite) -> int | None:
+        for event in events:
+            lot.w_seq += 1
+            close_at = lot.book.snapshot().close_at if isinstance(event, AuctionClosed) else 0
+            write.events.append(
+                Recorded(lot.info.id, lot.w_seq, event_kind(event), event_payload(event, close_at), now)
+            )
+        return lot.w_seq if events else None
+
+    def _answer(
+        self, lot: Lot, request: PlaceBidRequest, now: int, seq: int | None,
+        rejection: Rejection | None,
+    ) -> dict[str, Any]:
+        book = lot.book
+        bidder = str(request.account_id)
+        close_at = book.next_deadline()
+        if book.closed:
+            phase = Phase.CLOSED
+        elif not lot.w_opened:
+            phase = Phase.SCHEDULED
+        else:
+            phase = Phase.TIMED if now >= lot.info.terms.scheduled_end else Phase.FREE
+        return {
+            "status": "rejected" if rejection else "accepted",
+            "code": rejection_name(rejection.code) if rejection else None,
+            "reason": rejection.reason if rejection else None,
+            "auction_id": lot.info.id,
+            "seq": seq,
+            "kind": request.kind,
+            "amount": request.amount,
+            "price": book.price or None,
+            "leader": book.code_of(book.leader) if book.leader else None,
+            "you_lead": book.leader == bidder,
+            "your_code": book.code_of(bidder),
+            "minimum_bid": book.minimum_bid(),
+            "close_at": iso(close_at if close_at is not None else lot.closed_at),
+            "phase": phase.value,
+            "at": iso(now),
+        }
+
+
+def _lot_row(lot: Lot) -> dict[str, Any]:
+    book = lot.book
+    closed = book.closed
+    row: dict[str, Any] = {
+        "id": lot.info.id,
+        "last_seq": lot.w_seq,
+        "state_hash": book.state_hash(),
+        "next_deadline": lot.deadline(),
+        "status": (AuctionStatus.CLOSED if closed else
+                   AuctionStatus.OPEN if lot.w_opened else AuctionStatus.SCHEDULED).value,
+        "sold": None, "winner_id": None, "price": None, "closed_at": None,
+    }
+    if closed:
+        snapshot = book.snapshot()
+        row |= {"sold": snapshot.sold, "closed_at": snapshot.close_at}
+        if snapshot.sold:
+            row |= {"winner_id": int(snapshot.leader), "price": snapshot.price}
+    return row

@@ -1,0 +1,332 @@
+"""Live English auctions (拍卖 / 网络竞价): scheduling, bidder admission, bids, the room.
+
+Every change to a lot goes through the sequencer; reads are served from the state last
+committed (in memory for live lots, rebuilt from the event log otherwise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from exchange.accounts import repository as accounts
+from exchange.accounts.service import require_role
+from exchange.accounts.types import Account, Role
+from exchange.auctions import repository as repo
+from exchange.auctions.feed import FeedPublisher, feed_message
+from exchange.auctions.lot import Lot
+from exchange.auctions.qualification import OperatorApproval, Qualification
+from exchange.auctions.room import room_view, summary_view
+from exchange.auctions.sequencer import Admission, PlaceBidRequest, Sequencer
+from exchange.auctions.timers import DeadlineTimer
+from exchange.auctions.types import AuctionSpec, AuctionStatus, to_micros
+from exchange.clock import Clock, FixedClock
+from exchange.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from exchange.listings import repository as listings
+from exchange.listings.types import CompetitiveMethod, ListingStatus
+from exchange.validation import MAX_AMOUNT, FieldErrors, amount
+from matching_core.common import IncrementBand, increments_problem
+from matching_core.english import EnglishBook
+from matching_core.english_types import EnglishTerms, terms_problem
+
+log = logging.getLogger(__name__)
+
+MAX_QUIET_PERIOD_S = 86_400
+MAX_DURATION = timedelta(days=366)
+MAX_BANDS = 20
+MAX_KEY_LENGTH = 100
+FEED_PAGE = 1_000
+
+
+def _moment(errors: FieldErrors, field: str, value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        errors.add(field, "must include a time zone")
+        return None
+    return value
+
+
+def _bands(errors: FieldErrors, spec: AuctionSpec) -> tuple[IncrementBand, ...]:
+    if (spec.increment is None) == (spec.increment_table is None):
+        errors.add("increment", "give either a fixed increment or an increment table")
+        return ()
+    if spec.increment is not None:
+        return (IncrementBand(0, amount(errors, "increment", spec.increment)),)
+    table = spec.increment_table or []
+    if len(table) > MAX_BANDS:
+        errors.add("increment_table", f"at most {MAX_BANDS} bands")
+        return ()
+    for band in table:
+        amount(errors, "increment_table", band.from_price, allow_zero=True)
+        amount(errors, "increment_table", band.step)
+    bands = tuple(IncrementBand(b.from_price, b.step) for b in table)
+    if "increment_table" not in errors.errors:
+        problem = increments_problem(bands)
+        if problem is not None:
+            errors.add("increment_table", problem)
+    return bands
+
+
+def validate_spec(spec: AuctionSpec, now: datetime) -> EnglishTerms:
+    """Every problem with the spec at once, named by field; then the core's own check."""
+    errors = FieldErrors()
+    start = amount(errors, "start_price", spec.start_price)
+    reserve = None if spec.reserve is None else amount(errors, "reserve", spec.reserve)
+    if reserve and start and reserve < start:
+        errors.add("reserve", "must not be below the start price")
+    bands = _bands(errors, spec)
+    opens_at = _moment(errors, "opens_at", spec.opens_at)
+    end = _moment(errors, "scheduled_end", spec.scheduled_end)
+    hard_cap = _moment(errors, "hard_cap", spec.hard_cap)
+    if opens_at is not None and opens_at < now:
+        errors.add("opens_at", "must not be in the past")
+    if opens_at is not None and end is not None:
+        if end <= opens_at:
+            errors.add("scheduled_end", "must be after the opening")
+        elif end - opens_at > MAX_DURATION:
+            errors.add("scheduled_end", "free bidding may last at most a year")
+    quiet = spec.quiet_period_s
+    if isinstance(quiet, bool) or not isinstance(quiet, int) or not 1 <= quiet <= MAX_QUIET_PERIOD_S:
+        errors.add("quiet_period_s", f"must be a whole number of seconds from 1 to {MAX_QUIET_PERIOD_S}")
+    if hard_cap is not None and end is not None and hard_cap < end:
+        errors.add("hard_cap", "must not be before the scheduled end")
+    errors.raise_if_any()
+    assert opens_at is not None and end is not None
+    terms = EnglishTerms(
+        start_price=start, increments=bands, opens_at=to_micros(opens_at),
+        scheduled_end=to_micros(end), quiet_period=quiet * 1_000_000, reserve=reserve,
+        hard_cap=None if hard_cap is None else to_micros(hard_cap),
+    )
+    problem = terms_problem(terms)
+    if problem is not None:
+        raise ValidationFailed(problem)
+    return terms
+
+
+def request_hash(auction_id: int, kind: str, amount_: int) -> str:
+    return hashlib.sha256(f"{auction_id}:{kind}:{amount_}".encode()).hexdigest()
+
+
+class AuctionService:
+    """`auto_timers` defaults to off under a FixedClock: tests fire deadlines with `fire_due`."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock,
+        qualification: Qualification | None = None, *, auto_timers: bool | None = None,
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._qualification = qualification or OperatorApproval()
+        self.feed = FeedPublisher(redis, self.events_after)
+        self._sequencer = Sequencer(repo.PostgresBatchStore(pool), clock, self.feed.publish, self._load)
+        self._timer = DeadlineTimer(self._sequencer, clock)
+        self._sequencer.on_deadline_change = self._timer.wake
+        self._auto_timers = not isinstance(clock, FixedClock) if auto_timers is None else auto_timers
+        self._names: dict[int, str] = {}
+
+    # -- life cycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuilds every live book from its events, then accepts commands."""
+        async with self._pool.acquire() as conn:
+            rows = await repo.live(conn)
+            events = await repo.events_of(conn, [row["id"] for row in rows])
+        for row in rows:
+            lot = Lot.replay(repo.info_of(row), events[row["id"]])
+            self._check_rebuilt(lot, row)
+            self._sequencer.add(lot)
+        self._sequencer.start()
+        self.feed.start()
+        if self._auto_timers:
+            self._timer.start()
+        log.info("auction engine started with %d live lots", len(rows))
+
+    async def stop(self) -> None:
+        await self._timer.stop()
+        await self._sequencer.stop()
+        await self.feed.stop()
+
+    async def fire_due(self) -> list[int]:
+        """Applies every deadline due at the clock's time now; returns the lots that closed."""
+        return await self._timer.fire_due()
+
+    @staticmethod
+    def _check_rebuilt(lot: Lot, row: asyncpg.Record) -> None:
+        if lot.seq != row["last_seq"] or lot.book.state_hash() != row["state_hash"]:
+            log.error(
+                "AUCTION %d REBUILT STATE DIFFERS FROM THE STORED ONE: seq %d vs %d, hash %s vs %s",
+                lot.info.id, lot.seq, row["last_seq"], lot.book.state_hash(), row["state_hash"],
+            )
+
+    async def _load(self, auction_id: int) -> Lot:
+        async with self._pool.acquire() as conn:
+            row = await repo.get(conn, auction_id)
+            if row is None:
+                raise NotFound("no such auction")
+            events = await repo.events_of(conn, [auction_id])
+        return Lot.replay(repo.info_of(row), events[auction_id])
+
+    async def _lot(self, auction_id: int) -> Lot:
+        lot = self._sequencer.lot(auction_id)
+        if lot is None:
+            loaded = await self._load(auction_id)
+            lot = self._sequencer.lot(auction_id)
+            if lot is None:
+                self._sequencer.add(loaded)
+                lot = loaded
+        return lot
+
+    def _now(self) -> int:
+        return to_micros(self._clock.now())
+
+    # -- operator ----------------------------------------------------------------------
+
+    async def schedule(self, operator: Account | None, listing_id: int, spec: AuctionSpec) -> dict[str, Any]:
+        staff = require_role(operator, Role.OPERATOR)
+        now = self._clock.now()
+        terms = validate_spec(spec, now)
+        async with self._pool.acquire() as conn, conn.transaction():
+            listing = await listings.get(conn, listing_id, for_update=True)
+            if listing is None:
+                raise NotFound("no such listing")
+            if listing.status != ListingStatus.ANNOUNCED:
+                raise Conflict(f"this listing is {listing.status.value}; only an announced listing can be auctioned")
+            if listing.competitive_method != CompetitiveMethod.ENGLISH_AUCTION:
+                raise Conflict("this listing is sold by another method than an English auction")
+            try:
+                auction_id = await repo.insert(conn, {
+                    "listing_id": listing_id, "currency": listing.currency,
+                    "start_price": terms.start_price, "reserve": terms.reserve,
+                    "increments": [{"from_price": b.from_price, "step": b.step} for b in terms.increments],
+                    "opens_at": spec.opens_at, "scheduled_end": spec.scheduled_end,
+                    "quiet_period_s": spec.quiet_period_s, "hard_cap": spec.hard_cap,
+                    "state_hash": EnglishBook(terms).state_hash(), "scheduled_by": staff.id,
+                    "created_at": now,
+                })
+            except asyncpg.UniqueViolationError as exc:
+                raise Conflict("this listing already has an auction that has not closed") from exc
+            row = await repo.get(conn, auction_id)
+        assert row is not None
+        lot = Lot.replay(repo.info_of(row), [])
+        self._sequencer.add(lot)
+        return await self.get(auction_id)
+
+    async def approve_bidder(self, operator: Account | None, auction_id: int, investor_id: int) -> dict[str, Any]:
+        """资格审核: admits a qualified investor; the book gives the anonymous code (A001…)."""
+        staff = require_role(operator, Role.OPERATOR)
+        lot = await self._lot(auction_id)
+        if lot.committed.closed:
+            raise Conflict("this auction has closed")
+        async with self._pool.acquire() as conn:
+            investor = await accounts.account_by_id(conn, investor_id)
+            if investor is None:
+                raise NotFound("no such account")
+            if investor.id == lot.info.seller_id:
+                raise Conflict("the seller can never bid on its own lot")
+            if investor.role != Role.INVESTOR:
+                raise ValidationFailed("only investors can bid",
+                                       field_errors={"investor_id": "is not an investor account"})
+            existing = await repo.bidder(conn, auction_id, investor.id)
+            if existing is None:
+                problem = await self._qualification.problem(conn, lot.info, investor)
+                if problem is not None:
+                    raise Conflict(f"the investor is not qualified: {problem}")
+        if existing is not None:
+            return {"auction_id": auction_id, "account_id": investor.id, "code": existing["code"],
+                    "approved_at": existing["approved_at"].isoformat(), "seq": None}
+        admitted = await self._sequencer.submit(Admission(auction_id, investor.id, staff.id))
+        return {"auction_id": auction_id, "account_id": investor.id, "code": admitted["code"],
+                "approved_at": self._clock.now().isoformat(), "seq": admitted["seq"]}
+
+    # -- bidders -----------------------------------------------------------------------
+
+    async def submit_bid(
+        self, account: Account | None, auction_id: int, kind: Literal["bid", "proxy"], amount: int,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """The acknowledgement, given only after the commit that holds the bid (or its refusal)."""
+        bidder = require_role(account, Role.INVESTOR)
+        errors = FieldErrors()
+        if kind not in ("bid", "proxy"):
+            errors.add("kind", "must be bid or proxy")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
+            errors.add("amount", f"must be a whole number of minor units from 1 to {MAX_AMOUNT}")
+        if idempotency_key is not None and not (
+            0 < len(idempotency_key) <= MAX_KEY_LENGTH and idempotency_key.isascii()
+            and idempotency_key.isprintable()
+        ):
+            errors.add("idempotency_key", f"must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
+        errors.raise_if_any()
+        lot = await self._lot(auction_id)
+        if bidder.id == lot.info.seller_id:
+            raise Conflict("the seller can never bid on its own lot")
+        if str(bidder.id) not in lot.codes:
+            raise Forbidden("you are not approved to bid in this auction")
+        digest = None
+        if idempotency_key is not None:
+            digest = request_hash(auction_id, kind, amount)
+            async with self._pool.acquire() as conn:
+                first = await repo.find_request(conn, bidder.id, idempotency_key)
+            if first is not None:
+                if first[0] != digest:
+                    raise Conflict("this idempotency key was already used for a different bid")
+                return first[1]
+        answer: dict[str, Any] = await self._sequencer.submit(
+            PlaceBidRequest(auction_id, bidder.id, kind, amount, idempotency_key, digest)
+        )
+        return answer
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def room(self, auction_id: int, viewer: Account | None = None) -> dict[str, Any]:
+        lot = await self._lot(auction_id)
+        return room_view(lot, self._now(), viewer, await self._winner_name(lot))
+
+    async def get(self, auction_id: int) -> dict[str, Any]:
+        lot = await self._lot(auction_id)
+        return summary_view(lot, self._now()) | {"result": await self._result(lot)}
+
+    async def list_auctions(
+        self, viewer: Account | None = None, *, status: str | None = None,
+        listing_id: int | None = None, limit: int = 50, offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        statuses = [s.value for s in AuctionStatus] if status is None else [status]
+        limit, offset = max(1, min(limit, 200)), max(0, offset)
+        async with self._pool.acquire() as conn:
+            rows = await repo.listing(conn, statuses, listing_id=listing_id, limit=limit, offset=offset)
+        found = []
+        for row in rows:
+            lot = self._sequencer.lot(row["id"]) or await self._lot(row["id"])
+            found.append(summary_view(lot, self._now()) | {"result": await self._result(lot)})
+        return found
+
+    async def events_after(self, auction_id: int, seq: int) -> list[dict[str, Any]]:
+        """Committed feed messages after `seq` (at most 1000), for a watcher resynchronising."""
+        lot = await self._lot(auction_id)
+        async with self._pool.acquire() as conn:
+            events = await repo.events_after(conn, auction_id, max(seq, 0), FEED_PAGE)
+        codes = dict(lot.codes)
+        for recorded in events:
+            if recorded.kind == "admitted":
+                codes[recorded.payload["bidder"]] = recorded.payload["code"]
+        return [feed_message(lot.info, codes, recorded) for recorded in events]
+
+    async def _winner_name(self, lot: Lot) -> str | None:
+        if lot.result is None or not lot.result["sold"]:
+            return None
+        winner = int(lot.committed.leader)
+        if winner not in self._names:
+            async with self._pool.acquire() as conn:
+                self._names[winner] = await repo.account_name(conn, winner) or ""
+        return self._names[winner]
+
+    async def _result(self, lot: Lot) -> dict[str, Any] | None:
+        if lot.result is None:
+            return None
+        return lot.result | {"winner_name": await self._winner_name(lot)}

@@ -1,0 +1,84 @@
+"""Durable timers: opening and closing are deadlines kept in auctions.next_deadline.
+
+The timer fires a Tick through the sequencer when a lot's deadline is due. The book
+decides: a Tick before the close is a no-op, so a lot never closes early; a close due
+while the process was down is applied at the first pass after start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from exchange.auctions.sequencer import Sequencer, TimerTick
+from exchange.auctions.types import to_micros
+from exchange.clock import Clock
+
+log = logging.getLogger(__name__)
+
+POLL_S = 1.0
+RETRY_S = 0.5
+
+
+class DeadlineTimer:
+    def __init__(self, sequencer: Sequencer, clock: Clock, poll_s: float = POLL_S) -> None:
+        self._sequencer = sequencer
+        self._clock = clock
+        self._poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.failed = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def fire_due(self) -> list[int]:
+        """Fires every due deadline once; returns the lots that closed."""
+        self.failed = 0
+        due = self._sequencer.due(to_micros(self._clock.now()))
+        if not due:
+            return []
+        results = await asyncio.gather(
+            *(self._sequencer.submit(TimerTick(lot)) for lot in due), return_exceptions=True
+        )
+        closed: list[int] = []
+        for lot, result in zip(due, results, strict=True):
+            if isinstance(result, BaseException):
+                self.failed += 1
+                log.error("deadline of lot %d not applied yet: %r", lot, result)
+            elif result.get("closed"):
+                closed.append(lot)
+        return closed
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="auction-timer")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            delay = self._poll_s
+            try:
+                await self.fire_due()
+            except Exception:
+                log.exception("deadline timer pass failed")
+                self.failed = 1
+            upcoming = self._sequencer.next_deadline()
+            if self.failed:
+                delay = RETRY_S
+            elif upcoming is not None:
+                wait = (upcoming - to_micros(self._clock.now())) / 1_000_000
+                delay = min(delay, max(wait, 0.005))
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
