@@ -115,6 +115,16 @@ async def bidder(conn: Conn, auction_id: int, account_id: int) -> asyncpg.Record
     return row
 
 
+async def bidders(conn: Conn, auction_id: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT b.account_id, b.code, b.approved_at, a.display_name, a.email
+           FROM auction_bidders b JOIN accounts a ON a.id = b.account_id
+           WHERE b.auction_id = $1 ORDER BY b.code""",
+        auction_id,
+    )
+    return rows
+
+
 async def account_name(conn: Conn, account_id: int) -> str | None:
     name: str | None = await conn.fetchval("SELECT display_name FROM accounts WHERE id = $1", account_id)
     return name

@@ -244,6 +244,15 @@ class AuctionService:
         return {"auction_id": auction_id, "account_id": investor.id, "code": admitted["code"],
                 "approved_at": self._clock.now().isoformat(), "seq": admitted["seq"]}
 
+    async def bidders(self, operator: Account | None, auction_id: int) -> list[dict[str, Any]]:
+        """The admitted bidders with their names: for operators only (the public sees codes)."""
+        require_role(operator, Role.OPERATOR)
+        await self._lot(auction_id)
+        async with self._pool.acquire() as conn:
+            rows = await repo.bidders(conn, auction_id)
+        return [{"account_id": r["account_id"], "code": r["code"], "display_name": r["display_name"],
+                 "email": r["email"], "approved_at": r["approved_at"].isoformat()} for r in rows]
+
     # -- bidders -----------------------------------------------------------------------
 
     async def submit_bid(

@@ -59,6 +59,10 @@ async def test_operator_schedules_approves_and_investors_bid_in_the_room(
     assert (await engine.approve_bidder(parties.operator, auction_id, b.id))["code"] == "A002"
     again = await engine.approve_bidder(parties.operator, auction_id, a.id)
     assert again["code"] == "A001"
+    listed_bidders = await engine.bidders(parties.operator, auction_id)
+    assert [(x["code"], x["account_id"]) for x in listed_bidders] == [("A001", a.id), ("A002", b.id)]
+    with pytest.raises(Forbidden):
+        await engine.bidders(a, auction_id)
 
     early = await engine.submit_bid(a, auction_id, "bid", 100_000, None)
     assert early["status"] == "rejected" and early["code"] == "not_open"

@@ -1,0 +1,202 @@
+"""The sequencer with a fake store: group commit, acknowledgement after commit, rollback, keys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from exchange.auctions.lot import Lot, LotInfo
+from exchange.auctions.sequencer import Admission, BatchWrite, PlaceBidRequest, Sequencer, TimerTick
+from exchange.auctions.types import SequencerUnavailable, to_micros
+from exchange.clock import FixedClock
+from exchange.errors import Conflict, NotFound
+from matching_core.common import fixed_increment
+from matching_core.english_types import EnglishTerms
+
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+LOT = 7
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.batches: list[BatchWrite] = []
+        self.fail_next = False
+        self.gate: asyncio.Event | None = None
+        self.writing = asyncio.Event()
+
+    async def write(self, batch: BatchWrite) -> None:
+        self.writing.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("the database went away")
+        self.batches.append(batch)
+
+    def events(self, kind: str | None = None) -> list[Any]:
+        return [e for b in self.batches for e in b.events if kind is None or e.kind == kind]
+
+
+def _lot() -> Lot:
+    opens = to_micros(NOW)
+    terms = EnglishTerms(start_price=1_000, increments=fixed_increment(100), opens_at=opens,
+                         scheduled_end=opens + 3_600_000_000, quiet_period=300_000_000)
+    info = LotInfo(id=LOT, listing_id=1, seller_id=99, currency="CNY", title="t", title_en="t",
+                   reference_no="TT2026000001", terms=terms)
+    return Lot.replay(info, [])
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def published() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture
+async def sequencer(store: FakeStore, published: list[dict[str, Any]]) -> AsyncIterator[Sequencer]:
+    clock = FixedClock(NOW)
+    seq = Sequencer(store, clock, published.extend)
+    seq.add(_lot())
+    seq.start()
+    for bidder in (1, 2, 3):
+        await seq.submit(Admission(LOT, bidder, 50))
+    yield seq
+    await seq.stop()
+
+
+def bid(bidder: int, amount: int, key: str | None = None, kind: str = "bid") -> PlaceBidRequest:
+    return PlaceBidRequest(LOT, bidder, kind, amount, key, None if key is None else f"{kind}:{amount}")
+
+
+async def test_a_bid_is_acknowledged_only_after_its_batch_is_committed(
+    sequencer: Sequencer, store: FakeStore
+) -> None:
+    store.gate = asyncio.Event()
+    store.writing.clear()
+    pending = asyncio.create_task(sequencer.submit(bid(1, 1_000)))
+    await asyncio.wait_for(store.writing.wait(), 1)
+    await asyncio.sleep(0.01)
+    assert not pending.done()
+    committed = len(store.batches)
+    store.gate.set()
+    ack = await pending
+    assert ack["status"] == "accepted" and ack["seq"] == 5  # 3 admissions, the opening, the bid
+    assert len(store.batches) == committed + 1
+
+
+async def test_commands_arriving_during_a_commit_are_written_together_in_one_batch(
+    sequencer: Sequencer, store: FakeStore
+) -> None:
+    store.gate = asyncio.Event()
+    store.writing.clear()
+    first = asyncio.create_task(sequencer.submit(bid(1, 1_000)))
+    await asyncio.wait_for(store.writing.wait(), 1)
+    rest = [asyncio.create_task(sequencer.submit(bid(2 + i % 2, 1_100 + i * 100))) for i in range(50)]
+    await asyncio.sleep(0.01)
+    before = len(store.batches)
+    store.gate.set()
+    acks = await asyncio.gather(first, *rest)
+    assert all(a["status"] == "accepted" for a in acks)
+    assert len(store.batches) == before + 2
+    assert len(store.batches[-1].events) == 50 and len(store.batches[-1].lots) == 1
+    assert [a["seq"] for a in acks] == list(range(5, 56))
+
+
+async def test_a_failed_commit_restores_the_book_and_fails_every_caller_of_the_batch(
+    sequencer: Sequencer, store: FakeStore, published: list[dict[str, Any]]
+) -> None:
+    await sequencer.submit(bid(1, 1_000))
+    lot = sequencer.lot(LOT)
+    assert lot is not None
+    state = lot.book.state_hash()
+    seen = len(published)
+    store.fail_next = True
+    store.gate = asyncio.Event()
+    doomed = [asyncio.create_task(sequencer.submit(bid(2 + i % 2, 1_100 + i * 100, key=f"k{i}")))
+              for i in range(5)]
+    await asyncio.sleep(0.01)
+    store.gate.set()
+    results = await asyncio.gather(*doomed, return_exceptions=True)
+    assert all(isinstance(r, SequencerUnavailable) for r in results)
+    lot = sequencer.lot(LOT)
+    assert lot is not None and lot.book.state_hash() == state and lot.book.price == 1_000
+    assert len(published) == seen, "nothing uncommitted reaches the feed"
+    retried = await sequencer.submit(bid(2, 1_100, key="k0"))
+    assert retried["status"] == "accepted" and retried["seq"] == 6, "no gap in the sequence"
+    assert [e.seq for e in store.events()] == list(range(1, 7))
+
+
+async def test_the_same_key_and_body_replays_the_first_answer_and_another_body_is_refused(
+    sequencer: Sequencer, store: FakeStore
+) -> None:
+    first, again = await asyncio.gather(sequencer.submit(bid(1, 1_000, key="a")),
+                                        sequencer.submit(bid(1, 1_000, key="a")))
+    assert first == again and first["status"] == "accepted"
+    with pytest.raises(Conflict):
+        await sequencer.submit(bid(1, 1_200, key="a"))
+    assert len(store.events("bid")) == 1
+    assert [r[1] for b in store.batches for r in b.requests] == ["a"]
+
+
+async def test_rejections_are_answers_with_a_code_and_change_nothing(
+    sequencer: Sequencer, store: FakeStore
+) -> None:
+    await sequencer.submit(bid(1, 1_000))
+    writes = len(store.batches)
+    low = await sequencer.submit(bid(2, 1_150))
+    assert low["status"] == "rejected" and low["code"] == "not_whole_increment" and low["seq"] is None
+    assert len(store.batches) == writes, "a rejection without a key writes nothing"
+    assert (await sequencer.submit(bid(1, 1_100)))["code"] == "already_leading"
+    with pytest.raises(NotFound):
+        await sequencer.submit(PlaceBidRequest(LOT + 1, 1, "bid", 1_000))
+
+
+async def test_time_never_runs_backwards_for_the_book(sequencer: Sequencer, store: FakeStore) -> None:
+    clock = sequencer._clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(timedelta(seconds=10))
+    first = await sequencer.submit(bid(1, 1_000))
+    clock.advance(timedelta(seconds=-5))
+    second = await sequencer.submit(bid(2, 1_100))
+    assert second["status"] == "accepted" and second["at"] == first["at"]
+
+
+async def test_a_tick_before_the_close_is_a_no_op_and_after_it_closes_at_the_close_time(
+    sequencer: Sequencer, store: FakeStore
+) -> None:
+    await sequencer.submit(bid(1, 1_000))
+    lot = sequencer.lot(LOT)
+    assert lot is not None
+    close_at = lot.book.next_deadline()
+    assert close_at is not None
+    assert await sequencer.submit(TimerTick(LOT)) == {"closed": False}
+    clock = sequencer._clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(timedelta(days=1))
+    assert sequencer.due(to_micros(clock.now())) == [LOT]
+    assert await sequencer.submit(TimerTick(LOT)) == {"closed": True}
+    closed = store.events("closed")[0]
+    assert closed.payload["close_at"] == close_at and closed.payload["winner"] == "1"
+    row = store.batches[-1].lots[0]
+    assert row["status"] == "closed" and row["closed_at"] == close_at and row["next_deadline"] is None
+    assert sequencer.due(to_micros(clock.now())) == []
+
+
+async def test_stop_answers_everything_already_queued(store: FakeStore) -> None:
+    seq = Sequencer(store, FixedClock(NOW))
+    seq.add(_lot())
+    seq.start()
+    queued = [asyncio.create_task(seq.submit(Admission(LOT, i, 50))) for i in range(1, 30)]
+    await asyncio.sleep(0)
+    await seq.stop()
+    assert [r["code"] for r in await asyncio.gather(*queued)] == [f"A{i:03d}" for i in range(1, 30)]
+    with pytest.raises(SequencerUnavailable):
+        await seq.submit(Admission(LOT, 99, 50))
