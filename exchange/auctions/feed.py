@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 STREAM_MAXLEN = 1_000
 MAX_PENDING = 20_000
 CHUNK = 500
-BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 def channel(lot_id: int) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from exchange.accounts.types import Registration
 from exchange.auctions.service import AuctionService
@@ -314,7 +316,8 @@ async def test_bids_are_accepted_while_redis_is_down_and_the_feed_catches_up_whe
 ) -> None:
     server = EmbeddedRedis(tmp_path / "redis", persistent=False)
     server.start()
-    redis = aioredis.Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1)
+    redis = aioredis.Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1,
+                                    retry=Retry(NoBackoff(), 0))  # the feed has its own backoff
     engine = AuctionService(services.pool, redis, clock)
     await engine.start()
     try:
@@ -334,6 +337,7 @@ async def test_bids_are_accepted_while_redis_is_down_and_the_feed_catches_up_whe
         await asyncio.sleep(0.2)
         assert engine.feed.backlog == 4
 
+        server.socket_path.unlink()  # a stale socket only slows the restart down
         server = EmbeddedRedis(tmp_path / "redis", persistent=False)
         server.start()
         await asyncio.wait_for(engine.feed.drained(), 10)
