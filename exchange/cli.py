@@ -39,15 +39,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     host, port = args.host or settings.host, args.port or settings.port
 
     async def serve(services: Any) -> int:
+        from exchange.demo.auction import ensure_live_demo_auction
+
         if settings.load_demo and not await demo_loaded(services):
             counts = await load_demo(services)
             log.info("loaded the demo data set: %s", counts)
-        app = create_app(services, secure_cookies=settings.secure_cookies)
+        await services.auctions.start()  # rebuilds live books and applies deadlines missed while down
+        if settings.load_demo:
+            await ensure_live_demo_auction(services)
+        app = create_app(services, secure_cookies=settings.secure_cookies, run_engine=False)
         config = uvicorn.Config(app, host=host, port=port, log_level="info", ws="websockets-sansio",
                                 proxy_headers=False, timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         print(f"The exchange is serving http://{host}:{port}  (Ctrl-C stops it)", flush=True)
-        await server.serve()
+        try:
+            await server.serve()
+        finally:
+            await services.auctions.stop()
         return 0
 
     return _run_with_services(settings, serve)

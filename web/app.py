@@ -7,20 +7,24 @@ from typing import Any
 
 from litestar import Litestar, Request, get
 from litestar.config.response_cache import ResponseCacheConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from exchange.auctions.gateway import FeedGateway
 from exchange.services import Services
 from web.api.accounts import AccountsApi
+from web.api.auctions import AuctionsApi, LotBidsApi
 from web.api.catalogue import CatalogueApi
 from web.api.registry import AchievementsApi, ListingsApi, ReviewQueueApi
 from web.auth import IdentityMiddleware, raise_identity_error
 from web.errors import EXCEPTION_HANDLERS
+from web.feed import lot_socket
 from web.pages.account import AccountPages
+from web.pages.auctions import AuctionPages
 from web.pages.auth import AuthPages
 from web.pages.catalogue import CataloguePages
 from web.pages.institution import InstitutionPages
@@ -42,19 +46,36 @@ async def healthz(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"database": "ok", "redis": "ok" if redis_ok else "unavailable"}
 
 
+async def _start(app: Litestar) -> None:
+    """The live parts of the process: the auction engine (unless its host runs it) and the feed gateway."""
+    if app.state.run_engine:
+        await app.state.services.auctions.start()
+    await app.state.gateway.start()
+
+
+async def _stop(app: Litestar) -> None:
+    await app.state.gateway.stop()
+    if app.state.run_engine:
+        await app.state.services.auctions.stop()
+
+
 async def _before_request(request: Request[Any, Any, Any]) -> None:
     raise_identity_error(request)
 
 
-def create_app(services: Services, *, secure_cookies: bool = False, debug: bool = False) -> Litestar:
+def create_app(
+    services: Services, *, secure_cookies: bool = False, debug: bool = False, run_engine: bool = True
+) -> Litestar:
     app = Litestar(
         route_handlers=[
             healthz,
-            AccountsApi, AchievementsApi, ListingsApi, ReviewQueueApi, CatalogueApi,
-            CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages,
+            AccountsApi, AchievementsApi, ListingsApi, ReviewQueueApi, CatalogueApi, AuctionsApi, LotBidsApi,
+            CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages, AuctionPages, lot_socket,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
         middleware=[IdentityMiddleware(secure_cookies=secure_cookies)],
+        on_startup=[_start],
+        on_shutdown=[_stop],
         before_request=_before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
@@ -78,4 +99,6 @@ def create_app(services: Services, *, secure_cookies: bool = False, debug: bool 
         debug=debug,
     )
     app.state.services = services
+    app.state.gateway = FeedGateway(services.redis, services.auctions)
+    app.state.run_engine = run_engine
     return app

@@ -41,6 +41,13 @@ async def account_with_hash(conn: Conn, email: str) -> tuple[Account, str] | Non
     return (_account(row), row["password_hash"]) if row else None
 
 
+async def account_by_email(conn: Conn, email: str) -> Account | None:
+    row = await conn.fetchrow(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = lower($1) AND NOT disabled", email
+    )
+    return _account(row) if row else None
+
+
 async def update_password_hash(conn: Conn, account_id: int, password_hash: str) -> None:
     await conn.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash)
 

@@ -107,6 +107,14 @@ class AccountService:
             raise NotFound("no such account")
         return account
 
+    async def by_email(self, email: str) -> Account:
+        """For operators picking an account by its address (e.g. to qualify a bidder)."""
+        async with self._pool.acquire() as conn:
+            account = await repo.account_by_email(conn, email.strip())
+        if account is None:
+            raise NotFound("no account has this e-mail address")
+        return account
+
     async def issue_token(self, account: Account, name: str) -> IssuedToken:
         errors = FieldErrors()
         name = text(errors, "name", name, max_len=100)

@@ -48,4 +48,5 @@ class CataloguePages(Controller):
     async def listing(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Template:
         listing = await services(request).listings.get_for(viewer(request), listing_id)
         reviews = await services(request).listings.reviews(viewer(request), listing_id)
-        return await render(request, "listing.html", listing=listing, reviews=reviews)
+        auctions = await services(request).auctions.list_auctions(listing_id=listing_id)
+        return await render(request, "listing.html", listing=listing, reviews=reviews, auctions=auctions)

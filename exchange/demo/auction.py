@@ -1,0 +1,59 @@
+"""A live auction in the demo: opens shortly after start, with short periods so a visitor sees it all.
+
+Called at every start of the demo exchange: when no auction is scheduled or open, it
+schedules one on the next announced English-auction listing that has not been auctioned
+yet and qualifies the demo investors, so each `make run` offers a room to bid in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from exchange.auctions.types import AuctionSpec
+from exchange.demo.loader import DATA
+from exchange.services import Services
+
+log = logging.getLogger(__name__)
+
+OPENS_AFTER = timedelta(minutes=1)
+FREE_BIDDING = timedelta(minutes=10)
+QUIET_PERIOD_S = 60
+
+
+async def ensure_live_demo_auction(services: Services) -> int | None:
+    """The id of the auction scheduled now, or None when one is already live (or none can be)."""
+    auctions = services.auctions
+    live = [a for a in await auctions.list_auctions(limit=200) if a["status"] != "closed"]
+    if live:
+        return None
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    operator = await services.accounts.by_email(data["operator"]["email"])
+    auctioned = {a["listing_id"] for a in await auctions.list_auctions(limit=200)}
+    async with services.pool.acquire() as conn:
+        listing_id = await conn.fetchval(
+            """SELECT id FROM listings
+               WHERE status = 'announced' AND competitive_method = 'english_auction'
+                 AND NOT (id = ANY($1::bigint[]))
+               ORDER BY id LIMIT 1""",
+            list(auctioned),
+        )
+        if listing_id is None:
+            log.info("every demo listing has had its auction; no new demo auction")
+            return None
+        price: int = await conn.fetchval("SELECT listing_price FROM listings WHERE id = $1", listing_id)
+    now = services.clock.now().replace(microsecond=0)
+    spec = AuctionSpec(
+        start_price=price,
+        increment=max(price // 100, 100),
+        opens_at=now + OPENS_AFTER,
+        scheduled_end=now + OPENS_AFTER + FREE_BIDDING,
+        quiet_period_s=QUIET_PERIOD_S,
+    )
+    auction = await auctions.schedule(operator, listing_id, spec)
+    for investor in data["investors"]:
+        account = await services.accounts.by_email(investor["email"])
+        await auctions.approve_bidder(operator, auction["auction_id"], account.id)
+    log.info("demo auction %s opens at %s", auction["auction_id"], spec.opens_at.isoformat())
+    return int(auction["auction_id"])

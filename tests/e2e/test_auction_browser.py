@@ -1,0 +1,124 @@
+"""Two investors in separate browsers fight over one lot in the live room, through a timed round."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+pytestmark = pytest.mark.e2e
+
+OPERATOR = ("operator@exchange.demo", "operator-pass-2026")
+BIDDERS = [("investor@capital.demo", "demo-pass-2026"), ("buyer@huaxin.demo", "demo-pass-2026")]
+
+
+async def _token(api: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
+    response = await api.post("/api/tokens", json={"email": email, "password": password, "name": "e2e"})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def _short_auction(live_server: str) -> int:
+    """Opens in a few seconds, free bidding for 12 s, then 6 s timed rounds."""
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as api:
+        operator = await _token(api, *OPERATOR)
+        auctioned = {a["listing_id"] for a in (await api.get("/api/auctions/")).json()}
+        items: list[dict[str, Any]] = (await api.get("/api/catalogue/", params={"page_size": 50})).json()["items"]
+        listing = next(i for i in items if i["competitive_method"] == "english_auction" and i["id"] not in auctioned)
+        opens = datetime.now(UTC) + timedelta(seconds=3)
+        created = await api.post("/api/auctions/", headers=operator, json={
+            "listing_id": listing["id"], "start_price": 100_000, "increment": 10_000,
+            "opens_at": opens.isoformat(), "scheduled_end": (opens + timedelta(seconds=12)).isoformat(),
+            "quiet_period_s": 6,
+        })
+        assert created.status_code == 201, created.text
+        auction_id: int = created.json()["auction_id"]
+        for email, password in BIDDERS:
+            me = (await api.get("/api/me", headers=await _token(api, email, password))).json()
+            approved = await api.post(f"/api/auctions/{auction_id}/bidders", headers=operator,
+                                      json={"investor_id": me["id"]})
+            assert approved.status_code == 201, approved.text
+    return auction_id
+
+
+async def _bidder(browser: Browser, live_server: str, email: str, password: str, auction_id: int) -> Page:
+    context = await browser.new_context(locale="en-GB")
+    page = await context.new_page()
+    await page.goto(f"{live_server}/login?lang=en&next=/auctions/{auction_id}")
+    await page.fill("#email", email)
+    await page.fill("#password", password)
+    await page.click("main form button[type=submit]")
+    await page.wait_for_url(f"{live_server}/auctions/{auction_id}")
+    return page
+
+
+async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
+    browser: Browser, live_server: str
+) -> None:
+    auction_id = await _short_auction(live_server)
+    a = await _bidder(browser, live_server, *BIDDERS[0], auction_id)
+    b = await _bidder(browser, live_server, *BIDDERS[1], auction_id)
+    watcher_context = await browser.new_context(locale="zh-CN")
+    watcher = await watcher_context.new_page()
+    await watcher.goto(f"{live_server}/auctions/{auction_id}")
+    await expect(watcher.locator("#bid-panel")).to_have_count(0)  # the public only watches
+
+    # free bidding opens on the server's timer; both rooms see it without a reload
+    for page in (a, b):
+        await expect(page.locator("#phase")).to_have_attribute("data-phase", "free", timeout=15_000)
+    await expect(a.locator("#bid-one-amount")).to_have_text("¥1,000.00")
+    await a.click("#bid-one")
+    await expect(a.locator("#bid-message")).to_contain_text("Bid accepted")
+    await expect(a.locator("#standing")).to_have_text("You are leading")
+    await expect(b.locator("#price")).to_have_text("¥1,000.00")
+    await expect(b.locator("#bid-one-amount")).to_have_text("¥1,100.00")
+
+    await b.fill("#n-steps", "3")
+    await b.click("#bid-n button")
+    await expect(b.locator("#standing")).to_have_text("You are leading")
+    await expect(a.locator("#price")).to_have_text("¥1,300.00")
+    await expect(a.locator("#standing")).to_have_text("You have been outbid")
+    await expect(watcher.locator("#ladder tbody tr")).to_have_count(2)
+
+    # A's typed amount that is not a whole increment is refused with a reason, and changes nothing
+    await a.fill("#amount", "1350")
+    await a.click("#bid-amount button")
+    await expect(a.locator("#bid-message")).to_contain_text("not accepted")
+    await expect(b.locator("#price")).to_have_text("¥1,300.00")
+
+    # timed rounds: a bid restarts the quiet period, seen by both
+    for page in (a, b):
+        await expect(page.locator("#phase")).to_have_attribute("data-phase", "timed", timeout=20_000)
+    await a.wait_for_timeout(2_000)
+    before = await b.locator("#countdown").inner_text()
+    await a.fill("#proxy-max", "2000")
+    await a.click("#bid-proxy button")
+    await expect(a.locator("#standing")).to_have_text("You are leading")
+    await expect(a.locator("#your-max")).to_contain_text("¥2,000.00")
+    await expect(b.locator("#price")).to_have_text("¥1,400.00")
+    await expect(b.locator("#countdown")).to_have_text(re.compile(r"00:0[56]"))
+    assert before != "00:06"
+    await expect(b.locator("#your-max")).to_have_text("")  # another bidder's maximum is never shown
+    assert "2,000" not in await b.content()
+
+    # nobody bids for a whole quiet period: both rooms and the watcher show the result at once
+    for page in (a, b, watcher):
+        await expect(page.locator("#result")).to_be_visible(timeout=20_000)
+    await expect(a.locator("#result")).to_have_text("Sold to A001 at ¥1,400.00")
+    await expect(b.locator("#result")).to_have_text("Sold to A001 at ¥1,400.00")
+    await expect(watcher.locator("#result")).to_contain_text("A001")
+    await expect(b.locator("#bid-panel")).to_be_hidden()
+    await expect(a.locator("#countdown-label")).to_have_text("Closed")
+    await a.screenshot(path="test-results/auction-room-en.png", full_page=True)
+    await watcher.screenshot(path="test-results/auction-room-zh.png", full_page=True)
+
+    async with httpx.AsyncClient(base_url=live_server) as api:
+        room = (await api.get(f"/api/auctions/{auction_id}")).json()
+    assert room["result"]["sold"] is True and room["result"]["price"] == 140_000
+    assert [row["amount"] for row in room["ladder"]] == [140_000, 130_000, 100_000]
+    for page in (a, b, watcher):
+        await page.context.close()

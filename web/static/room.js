@@ -1,0 +1,274 @@
+// The auction room: a websocket to /ws/lots/{id} gives a snapshot, then events in sequence.
+// A gap in the sequence, or a reconnect, asks for a fresh snapshot. The countdown runs on
+// server time (offset measured from each snapshot). Bids go over the socket when it is open,
+// otherwise over HTTP with an Idempotency-Key; a retried bid reuses its key.
+(function () {
+  "use strict";
+  const root = document.getElementById("room");
+  if (!root) return;
+  const lot = Number(root.dataset.lot);
+  const lang = root.dataset.lang === "en" ? "en" : "zh";
+  const text = JSON.parse(document.getElementById("room-text").textContent);
+  let room = JSON.parse(document.getElementById("room-data").textContent);
+  let offset = Date.parse(room.server_now) - Date.now();
+  let socket = null;
+  let backoff = 500;
+  let lastSeq = room.seq;
+  let wasLeading = null;
+  const pending = new Map(); // ref -> {kind, amount, key}
+  let refs = 0;
+  const baseTitle = document.title;
+
+  const $ = (id) => document.getElementById(id);
+  const t = (key, values) => {
+    let s = text[key] || key;
+    for (const [k, v] of Object.entries(values || {})) s = s.split("{" + k + "}").join(String(v));
+    return s;
+  };
+  const symbols = { CNY: "¥", USD: "US$", EUR: "€", HKD: "HK$" };
+  const money = (minor) => {
+    const sign = symbols[room.currency] || room.currency + " ";
+    const whole = Math.floor(minor / 100).toLocaleString("en-US");
+    return sign + whole + "." + String(minor % 100).padStart(2, "0");
+  };
+  const parseMoney = (raw) => {
+    const full = "０１２３４５６７８９．，";
+    const ascii = "0123456789.,";
+    let s = "";
+    for (const ch of raw.trim()) { const i = full.indexOf(ch); s += i >= 0 ? ascii[i] : ch; }
+    s = s.replace(/[,\s]/g, "");
+    const m = /^(\d{1,14})(?:\.(\d{1,2}))?$/.exec(s);
+    if (!m) return null;
+    return Number(m[1]) * 100 + Number((m[2] || "0").padEnd(2, "0"));
+  };
+  const timeOf = (iso) => new Date(iso).toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN",
+    { timeZone: "Asia/Shanghai", hour12: false });
+  const newKey = () => (window.crypto && crypto.randomUUID) ? crypto.randomUUID()
+    : String(Date.now()) + "-" + Math.random().toString(16).slice(2);
+
+  // --- rendering ---------------------------------------------------------------------
+
+  function render() {
+    $("price").textContent = money(room.price || room.terms.start_price);
+    $("leader-line").textContent = room.leader ? t("auction.leader", { code: room.leader })
+      : t("auction.no_bids", { price: money(room.terms.start_price) });
+    const phase = $("phase");
+    phase.textContent = t("auction.phase." + room.phase);
+    phase.className = "badge " + (room.phase === "free" || room.phase === "timed" ? "live" : "");
+    phase.dataset.phase = room.phase;
+    if ($("step")) $("step").textContent = money(stepNow());
+    if ($("bidder-count")) $("bidder-count").textContent = room.bidder_count;
+    const standing = $("standing");
+    const me = room.you;
+    if (me && room.leader) {
+      const leading = room.leader === me.code;
+      if (!leading && wasLeading === null) wasLeading = me.you_lead;
+      standing.textContent = leading ? t("auction.you_lead") : (wasLeading || me.bid ? t("auction.outbid") : "");
+      standing.className = "standing " + (leading ? "lead" : "outbid");
+      if (leading) wasLeading = true;
+    } else {
+      standing.textContent = "";
+    }
+    if ($("your-max")) {
+      const max = me && room.leader === me.code ? me.your_maximum : null;
+      $("your-max").textContent = max ? t("auction.your_max", { amount: money(max) }) : "";
+    }
+    if ($("bid-one-amount")) $("bid-one-amount").textContent = money(room.minimum_bid);
+    const open = room.phase === "free" || room.phase === "timed";
+    if ($("bid-panel")) $("bid-panel").hidden = room.phase === "closed";
+    document.querySelectorAll("#bid-panel button, #bid-panel input").forEach((el) => { el.disabled = !open; });
+    const result = $("result");
+    if (room.phase === "closed" && room.result) {
+      result.hidden = false;
+      result.textContent = room.result.sold
+        ? t("auction.sold", { code: room.result.winner, price: money(room.result.price) })
+        : t("auction.unsold");
+      result.className = "result " + (room.result.sold ? "sold" : "unsold");
+    }
+    renderLadder();
+    tick();
+  }
+
+  function renderLadder() {
+    const body = document.querySelector("#ladder tbody");
+    const rows = room.ladder.map((b) =>
+      "<tr><td>" + escapeHtml(b.code) + (b.proxy ? ' <span class="muted">' + escapeHtml(t("auction.auto")) + "</span>" : "") +
+      "</td><td>" + money(b.amount) + "</td><td>" + timeOf(b.at) + "</td></tr>");
+    body.innerHTML = rows.join("");
+  }
+
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+
+  function tick() {
+    const now = Date.now() + offset;
+    if (room.phase === "free" && now >= Date.parse(room.scheduled_end)) {
+      room.phase = "timed"; // free bidding is over: the timed rounds run until a quiet period passes
+      render();
+      return;
+    }
+    let target = null;
+    let label = "auction.closes_in";
+    if (room.phase === "scheduled") { target = Date.parse(room.opens_at); label = "auction.opens_in"; }
+    else if (room.phase === "free") { target = Date.parse(room.scheduled_end); label = "auction.free_ends_in"; }
+    else if (room.phase === "timed") { target = Date.parse(room.close_at); label = "auction.timed_left"; }
+    const box = $("countdown");
+    if (target === null) {
+      box.textContent = room.close_at ? timeOf(room.close_at) : "";
+      box.classList.remove("urgent");
+      $("countdown-label").textContent = t("auction.phase.closed");
+      document.title = t("auction.phase.closed") + " · " + baseTitle;
+      return;
+    }
+    const left = Math.max(0, Math.ceil((target - now) / 1000));
+    const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+    const shown = (h ? h + ":" + String(m).padStart(2, "0") : String(m).padStart(2, "0")) + ":" + String(s).padStart(2, "0");
+    box.textContent = shown;
+    box.classList.toggle("urgent", room.phase === "timed" || left <= 60);
+    $("countdown-label").textContent = t(label);
+    document.title = "⏱ " + shown + " · " + money(room.price || room.terms.start_price) + " · " + baseTitle;
+  }
+  setInterval(tick, 250);
+
+  // --- feed --------------------------------------------------------------------------
+
+  function apply(ev) {
+    if (ev.seq <= lastSeq) return true; // already seen
+    if (ev.seq !== lastSeq + 1) return false; // a gap: resynchronise
+    lastSeq = ev.seq;
+    room.seq = ev.seq;
+    const before = room.price || 0;
+    for (const k of ["price", "leader", "minimum_bid", "close_at", "phase", "result"]) {
+      if (k in ev && ev[k] !== undefined) room[k] = ev[k];
+    }
+    if (ev.type === "admitted") room.bidder_count += 1;
+    if (ev.type === "closed") room.status = "closed";
+    if (ev.type === "opened") room.status = "open";
+    if (ev.type === "bid" && ev.bid) {
+      if (ev.price > before) {
+        room.ladder.unshift({ code: ev.leader, amount: ev.price, proxy: ev.bid.proxy, at: ev.at });
+        if (room.ladder.length > 50) room.ladder.length = 50;
+      }
+      if (room.you && ev.bid.code === room.you.code) room.you.bid = true;
+    }
+    return true;
+  }
+
+  function onMessage(msg) {
+    if (msg.type === "snapshot") {
+      room = msg.room;
+      lastSeq = room.seq;
+      offset = Date.parse(room.server_now) - Date.now();
+      render();
+    } else if (msg.type === "events") {
+      for (const ev of msg.events) {
+        if (!apply(ev)) { send({ type: "resync" }); return; }
+      }
+      render();
+    } else if (msg.type === "ack") {
+      const p = pending.get(msg.ref);
+      pending.delete(msg.ref);
+      showAck(msg.ack, p);
+    } else if (msg.type === "error") {
+      if (msg.ref !== undefined && msg.ref !== null) pending.delete(msg.ref);
+      say(msg.detail || "error", "bad");
+    }
+  }
+
+  function send(obj) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(obj)); return true; }
+    return false;
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/ws/lots/" + lot);
+    socket.onopen = () => {
+      backoff = 500;
+      $("conn-state").hidden = true;
+      root.classList.remove("offline");
+      // bids sent but not answered before the drop are resent with the same key: never twice
+      for (const [ref, p] of pending) send({ type: "bid", ref: ref, kind: p.kind, amount: p.amount, key: p.key });
+    };
+    socket.onmessage = (e) => { try { onMessage(JSON.parse(e.data)); } catch (err) { console.error(err); } };
+    socket.onclose = (e) => {
+      socket = null;
+      if (e.code === 4404) return;
+      $("conn-state").hidden = false;
+      root.classList.add("offline");
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 8000);
+    };
+  }
+
+  // --- bidding -----------------------------------------------------------------------
+
+  function say(message, kind) {
+    const box = $("bid-message");
+    if (!box) return;
+    box.textContent = message;
+    box.className = "bid-message " + (kind || "");
+  }
+
+  function showAck(ack, p) {
+    if (ack.status === "accepted") {
+      say(p && p.kind === "proxy" ? t("auction.proxy_set", { amount: money(p.amount) })
+        : t("auction.accepted", { amount: money(p ? p.amount : room.price) }), "ok");
+      if (p && p.kind === "proxy") send({ type: "resync" }); // the snapshot carries your maximum
+    } else {
+      say(t("auction.rejected", { reason: ack.reason || ack.code }), "bad");
+    }
+  }
+
+  async function bid(kind, amount) {
+    const ref = "r" + (++refs);
+    const p = { kind: kind, amount: amount, key: newKey() };
+    say(t("auction.sending"), "");
+    pending.set(ref, p);
+    if (send({ type: "bid", ref: ref, kind: kind, amount: amount, key: p.key })) return;
+    // no socket right now: HTTP carries the same bid with the same key
+    try {
+      const csrf = document.querySelector('meta[name="csrf-token"]').content;
+      const res = await fetch("/api/lots/" + lot + "/bids", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": p.key, "X-CSRF-Token": csrf },
+        body: JSON.stringify({ kind: kind, amount: amount }),
+      });
+      const body = await res.json();
+      pending.delete(ref);
+      if (res.status === 201) showAck(body, p);
+      else if (body.ack) showAck(body.ack, p);
+      else say(body.detail || res.statusText, "bad");
+    } catch (err) {
+      say(t("auction.reconnecting"), "bad"); // stays pending; resent with its key on reconnect
+    }
+  }
+
+  function stepNow() { return room.price ? room.minimum_bid - room.price : room.step; }
+  const stepsAbove = (n) => room.price ? room.price + n * stepNow() : room.minimum_bid + (n - 1) * stepNow();
+  if ($("bid-one")) {
+    $("bid-one").addEventListener("click", () => bid("bid", room.minimum_bid));
+    $("bid-n").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const n = Number($("n-steps").value);
+      if (!Number.isInteger(n) || n < 1 || n > 1000) { say(t("auction.bad_amount"), "bad"); return; }
+      bid("bid", stepsAbove(n));
+    });
+    $("bid-amount").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const amount = parseMoney($("amount").value);
+      if (amount === null || amount <= 0) { say(t("auction.bad_amount"), "bad"); return; }
+      bid("bid", amount);
+    });
+    $("bid-proxy").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const amount = parseMoney($("proxy-max").value);
+      if (amount === null || amount <= 0) { say(t("auction.bad_amount"), "bad"); return; }
+      bid("proxy", amount);
+    });
+  }
+
+  render();
+  connect();
+})();
