@@ -6,11 +6,13 @@ A rejected command is a value, never an exception: hosts map the code to a user 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TypeGuard
 
 import msgspec
 
 MAX_AMOUNT = 2**63 - 1
 MAX_ID_LENGTH = 64
+MAX_TEXT_LENGTH = 256
 
 
 class RejectCode(IntEnum):
@@ -39,6 +41,9 @@ class RejectCode(IntEnum):
     INVALID_COMMAND = 23
     INVALID_TIME = 24
     INVALID_TEXT = 25
+    INVALID_WEIGHT = 26
+    INVALID_LISTING = 27
+    BELOW_LISTING_PRICE = 28
 
 
 REASONS: dict[RejectCode, str] = {
@@ -67,6 +72,9 @@ REASONS: dict[RejectCode, str] = {
     RejectCode.INVALID_COMMAND: "this book does not accept that command",
     RejectCode.INVALID_TIME: "time must be whole microseconds since the Unix epoch",
     RejectCode.INVALID_TEXT: "the text field is empty, too long or not a string",
+    RejectCode.INVALID_WEIGHT: "the price weight must be 1000..10000 basis points (10000 when only price counts)",
+    RejectCode.INVALID_LISTING: "the listing price must be a positive amount, not below the appraisal",
+    RejectCode.BELOW_LISTING_PRICE: "the quote must be at least the listing price",
 }
 
 
@@ -80,13 +88,17 @@ def reject(code: RejectCode | int) -> Rejection:
     return Rejection(known, REASONS[known])
 
 
-def is_amount(value: object) -> bool:
+def is_amount(value: object) -> TypeGuard[int]:
     """Money is an int of minor units; bool is an int subclass but never money."""
     return type(value) is int and 0 < value <= MAX_AMOUNT
 
 
 def is_time(value: object) -> bool:
     return type(value) is int and 0 <= value <= MAX_AMOUNT
+
+
+def is_text(value: object) -> bool:
+    return type(value) is str and 0 < len(value) <= MAX_TEXT_LENGTH
 
 
 def is_id(value: object) -> bool:
