@@ -241,9 +241,8 @@ class EnglishBook:
                 leader = bidder
                 lmax = amount
             if price < reserve <= lmax:
-                lifted = base - ((base - reserve) // step) * step
-                if lifted <= lmax:
-                    price = lifted
+                # a maximum that reaches the reserve lies on the grid from `base`: no overshoot
+                price = base - ((base - reserve) // step) * step
             bids += 1
             last_at = now
             extended = now + quiet
