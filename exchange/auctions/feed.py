@@ -78,6 +78,15 @@ def feed_message(info: LotInfo, codes: dict[str, str], recorded: Recorded) -> di
     return message
 
 
+# PUBLISH and XADD of a lot's messages in one round trip, in sequence order.
+_PUBLISH_ALL = """
+for i = 3, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[1], ARGV[i + 1])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'seq', ARGV[i], 'data', ARGV[i + 1])
+end
+return (#ARGV - 2) / 2
+"""
+
 LoadAfter = Callable[[int, int], Awaitable[list[dict[str, Any]]]]
 
 
@@ -86,6 +95,7 @@ class FeedPublisher:
 
     def __init__(self, redis: aioredis.Redis, load_after: LoadAfter | None = None) -> None:
         self._redis = redis
+        self._script = redis.register_script(_PUBLISH_ALL)
         self._load_after = load_after
         self._pending: deque[dict[str, Any]] = deque()
         self._behind: dict[int, int] = {}
@@ -170,12 +180,12 @@ class FeedPublisher:
         fresh = [m for m in messages if m["seq"] > self.published.get(m["lot"], 0)]
         if not fresh:
             return
-        pipe = self._redis.pipeline(transaction=False)
+        by_lot: dict[int, list[Any]] = {}
         for message in fresh:
-            data = msgspec.json.encode(message)
-            pipe.publish(channel(message["lot"]), data)
-            pipe.xadd(stream(message["lot"]), {"seq": message["seq"], "data": data},
-                      maxlen=STREAM_MAXLEN, approximate=True)
+            by_lot.setdefault(message["lot"], []).extend((message["seq"], msgspec.json.encode(message)))
+        pipe = self._redis.pipeline(transaction=False)
+        for lot, pairs in by_lot.items():
+            await self._script(keys=[stream(lot)], args=[channel(lot), STREAM_MAXLEN, *pairs], client=pipe)
         await pipe.execute()
         for message in fresh:
             self.published[message["lot"]] = message["seq"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from exchange.auctions.lot import LotInfo, Recorded
 from exchange.auctions.sequencer import BatchWrite
@@ -15,6 +16,8 @@ from exchange.auctions.types import from_micros, to_micros
 from exchange.infra.db import Conn
 from matching_core.common import IncrementBand
 from matching_core.english_types import EnglishTerms
+
+log = logging.getLogger(__name__)
 
 COLUMNS = """a.id, a.listing_id, a.currency, a.start_price, a.reserve, a.increments, a.opens_at,
     a.scheduled_end, a.quiet_period_s, a.hard_cap, a.status, a.next_deadline, a.last_seq,
@@ -130,72 +133,104 @@ async def account_name(conn: Conn, account_id: int) -> str | None:
     return name
 
 
-async def find_request(conn: Conn, account_id: int, key: str) -> tuple[str, dict[str, Any]] | None:
-    row = await conn.fetchrow(
-        "SELECT request_hash, response FROM bid_requests WHERE account_id = $1 AND idempotency_key = $2",
-        account_id, key,
+async def find_requests(
+    conn: Conn, keys: list[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[str, dict[str, Any]]]:
+    rows = await conn.fetch(
+        """SELECT r.account_id, r.idempotency_key, r.request_hash, r.response
+           FROM bid_requests r
+           JOIN unnest($1::bigint[], $2::text[]) AS k(account_id, idempotency_key)
+             ON r.account_id = k.account_id AND r.idempotency_key = k.idempotency_key""",
+        [k[0] for k in keys], [k[1] for k in keys],
     )
-    return None if row is None else (row["request_hash"], row["response"])
+    return {(r["account_id"], r["idempotency_key"]): (r["request_hash"], r["response"]) for r in rows}
+
+
+def _json(value: dict[str, Any]) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def _at(micros: int | None) -> datetime | None:
     return None if micros is None else from_micros(micros)
 
 
+_WRITE_BATCH = """
+WITH events AS (
+    INSERT INTO auction_events (auction_id, seq, kind, payload, recorded_at)
+    SELECT a, s, k, p::jsonb, r
+    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS u(a, s, k, p, r)
+), bidders AS (
+    INSERT INTO auction_bidders (auction_id, account_id, code, approved_by, approved_at)
+    SELECT * FROM unnest($6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $10::timestamptz[])
+), requests AS (
+    INSERT INTO bid_requests (account_id, idempotency_key, auction_id, request_hash, response, created_at)
+    SELECT a, k, l, h, r::jsonb, c
+    FROM unnest($11::bigint[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::timestamptz[])
+         AS u(a, k, l, h, r, c)
+)
+UPDATE auctions a SET last_seq = u.last_seq, state_hash = u.state_hash,
+    next_deadline = u.next_deadline, status = u.status, sold = u.sold,
+    winner_id = u.winner_id, price = u.price, closed_at = u.closed_at
+FROM unnest($17::bigint[], $18::bigint[], $19::text[], $20::timestamptz[], $21::text[],
+            $22::boolean[], $23::bigint[], $24::bigint[], $25::timestamptz[])
+     AS u(id, last_seq, state_hash, next_deadline, status, sold, winner_id, price, closed_at)
+WHERE a.id = u.id
+"""
+
+
 async def write_batch(conn: Conn, batch: BatchWrite) -> None:
-    """One statement per table, each row set passed as arrays (unnest)."""
-    if batch.events:
-        events = batch.events
-        await conn.execute(
-            """INSERT INTO auction_events (auction_id, seq, kind, payload, recorded_at)
-               SELECT a, s, k, p::jsonb, r
-               FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[])
-                    AS u(a, s, k, p, r)""",
-            [e.lot for e in events], [e.seq for e in events], [e.kind for e in events],
-            [json.dumps(e.payload) for e in events], [from_micros(e.at) for e in events],
-        )
-    if batch.bidders:
-        await conn.executemany(
-            """INSERT INTO auction_bidders (auction_id, account_id, code, approved_by, approved_at)
-               VALUES ($1, $2, $3, $4, $5)""",
-            [(lot, account, code, by, from_micros(at)) for lot, account, code, by, at in batch.bidders],
-        )
-    if batch.requests:
-        requests = batch.requests
-        await conn.execute(
-            """INSERT INTO bid_requests (account_id, idempotency_key, auction_id, request_hash,
-                   response, created_at)
-               SELECT a, k, l, h, r::jsonb, c
-               FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[],
-                           $6::timestamptz[]) AS u(a, k, l, h, r, c)""",
-            [r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests],
-            [r[3] for r in requests], [json.dumps(r[4]) for r in requests],
-            [from_micros(r[5]) for r in requests],
-        )
-    if batch.lots:
-        lots = batch.lots
-        await conn.execute(
-            """UPDATE auctions a SET last_seq = u.last_seq, state_hash = u.state_hash,
-                   next_deadline = u.next_deadline, status = u.status, sold = u.sold,
-                   winner_id = u.winner_id, price = u.price, closed_at = u.closed_at
-               FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[],
-                           $6::boolean[], $7::bigint[], $8::bigint[], $9::timestamptz[])
-                    AS u(id, last_seq, state_hash, next_deadline, status, sold, winner_id, price,
-                         closed_at)
-               WHERE a.id = u.id""",
-            [r["id"] for r in lots], [r["last_seq"] for r in lots], [r["state_hash"] for r in lots],
-            [_at(r["next_deadline"]) for r in lots], [r["status"] for r in lots],
-            [r["sold"] for r in lots], [r["winner_id"] for r in lots], [r["price"] for r in lots],
-            [_at(r["closed_at"]) for r in lots],
-        )
+    """The whole batch in ONE statement, hence one atomic transaction and one round trip."""
+    events, bidders, requests, lots = batch.events, batch.bidders, batch.requests, batch.lots
+    await conn.execute(
+        _WRITE_BATCH,
+        [e.lot for e in events], [e.seq for e in events], [e.kind for e in events],
+        [_json(e.payload) for e in events], [from_micros(e.at) for e in events],
+        [b[0] for b in bidders], [b[1] for b in bidders], [b[2] for b in bidders],
+        [b[3] for b in bidders], [from_micros(b[4]) for b in bidders],
+        [r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests],
+        [r[3] for r in requests], [_json(r[4]) for r in requests], [from_micros(r[5]) for r in requests],
+        [r["id"] for r in lots], [r["last_seq"] for r in lots], [r["state_hash"] for r in lots],
+        [_at(r["next_deadline"]) for r in lots], [r["status"] for r in lots],
+        [r["sold"] for r in lots], [r["winner_id"] for r in lots], [r["price"] for r in lots],
+        [_at(r["closed_at"]) for r in lots],
+    )
 
 
 class PostgresBatchStore:
-    """Each batch in one transaction (synchronous_commit stays on: a commit is durable)."""
+    """The sequencer's own connection, kept between batches; dropped and replaced after an error.
+
+    A batch is one statement, so it commits (synchronous_commit on: durably) or not at all.
+    """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._conn: Conn | None = None
+
+    async def _connection(self) -> Conn:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await self._pool.acquire()
+        return self._conn
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await self._pool.release(conn, timeout=5)
+            except Exception as exc:  # a broken connection: the pool replaces it
+                log.warning("sequencer connection not released cleanly: %r", exc)
 
     async def write(self, batch: BatchWrite) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        conn = await self._connection()
+        try:
             await write_batch(conn, batch)
+        except Exception:
+            await self.close()
+            raise
+
+    async def answers(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], tuple[str, dict[str, Any]]]:
+        conn = await self._connection()
+        try:
+            return await find_requests(conn, keys)
+        except Exception:
+            await self.close()
+            raise

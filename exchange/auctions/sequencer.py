@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 2_000
 MAX_QUEUE = 50_000
-KEYS_REMEMBERED = 100_000
+KEYS_REMEMBERED = 10_000
 RELOAD_TIMEOUT_S = 2.0
 
 
@@ -79,8 +79,14 @@ class BatchWrite:
         return bool(self.events or self.requests)
 
 
+Answers = dict[tuple[int, str], tuple[str, dict[str, Any]]]
+
+
 class BatchStore(Protocol):
     async def write(self, batch: BatchWrite) -> None: ...
+
+    async def answers(self, keys: list[tuple[int, str]]) -> Answers:
+        """The stored (request hash, answer) of each (account id, idempotency key) found."""
 
 
 Publish = Callable[[list[dict[str, Any]]], None]
@@ -103,6 +109,7 @@ class Sequencer:
         self._task: asyncio.Task[None] | None = None
         self._last_now = 0
         self._answers: OrderedDict[tuple[int, str], tuple[str, dict[str, Any]]] = OrderedDict()
+        """Answers by (account id, key): recent ones in memory, older ones looked up per batch."""
         self.batches = 0
         self.on_deadline_change: Callable[[], None] | None = None
         """Called when a lot is added: its deadline may be earlier than any known one.
@@ -192,7 +199,28 @@ class Sequencer:
 
     # -- one batch -----------------------------------------------------------------
 
+    async def _recall(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> bool:
+        """Loads the stored answers of keys not in memory: one read per batch, not per bid."""
+        unknown = [(c.account_id, c.key) for c, _ in batch
+                   if isinstance(c, PlaceBidRequest) and c.key is not None
+                   and (c.account_id, c.key) not in self._answers]
+        if not unknown:
+            return True
+        try:
+            found = await self._store.answers(unknown)
+        except Exception as exc:
+            log.error("idempotency keys of a batch could not be read: %r", exc)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
+            return False
+        for key, answer in found.items():
+            self.remember(key[0], key[1], answer[0], answer[1])
+        return True
+
     async def _process(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+        if not await self._recall(batch):
+            return
         write = BatchWrite()
         touched: dict[int, Lot] = {}
         keys: list[tuple[int, str]] = []

@@ -40,6 +40,7 @@ MAX_QUIET_PERIOD_S = 86_400
 MAX_DURATION = timedelta(days=366)
 MAX_BANDS = 20
 MAX_KEY_LENGTH = 100
+OPENING_GRACE = timedelta(minutes=1)  # "open now" typed a moment ago is not in the past
 FEED_PAGE = 1_000
 
 
@@ -84,7 +85,7 @@ def validate_spec(spec: AuctionSpec, now: datetime) -> EnglishTerms:
     opens_at = _moment(errors, "opens_at", spec.opens_at)
     end = _moment(errors, "scheduled_end", spec.scheduled_end)
     hard_cap = _moment(errors, "hard_cap", spec.hard_cap)
-    if opens_at is not None and opens_at < now:
+    if opens_at is not None and opens_at < now - OPENING_GRACE:
         errors.add("opens_at", "must not be in the past")
     if opens_at is not None and end is not None:
         if end <= opens_at:
@@ -124,7 +125,8 @@ class AuctionService:
         self._clock = clock
         self._qualification = qualification or OperatorApproval()
         self.feed = FeedPublisher(redis, self.events_after)
-        self._sequencer = Sequencer(repo.PostgresBatchStore(pool), clock, self.feed.publish, self._load)
+        self._store = repo.PostgresBatchStore(pool)
+        self._sequencer = Sequencer(self._store, clock, self.feed.publish, self._load)
         self._timer = DeadlineTimer(self._sequencer, clock)
         self._sequencer.on_deadline_change = self._timer.wake
         self._auto_timers = not isinstance(clock, FixedClock) if auto_timers is None else auto_timers
@@ -150,11 +152,17 @@ class AuctionService:
     async def stop(self) -> None:
         await self._timer.stop()
         await self._sequencer.stop()
+        await self._store.close()
         await self.feed.stop()
 
     async def fire_due(self) -> list[int]:
         """Applies every deadline due at the clock's time now; returns the lots that closed."""
         return await self._timer.fire_due()
+
+    @property
+    def batches_committed(self) -> int:
+        """Batches the sequencer has committed since this process started (for benchmarks)."""
+        return self._sequencer.batches
 
     @staticmethod
     def _check_rebuilt(lot: Lot, row: asyncpg.Record) -> None:
@@ -277,15 +285,7 @@ class AuctionService:
             raise Conflict("the seller can never bid on its own lot")
         if str(bidder.id) not in lot.codes:
             raise Forbidden("you are not approved to bid in this auction")
-        digest = None
-        if idempotency_key is not None:
-            digest = request_hash(auction_id, kind, amount)
-            async with self._pool.acquire() as conn:
-                first = await repo.find_request(conn, bidder.id, idempotency_key)
-            if first is not None:
-                if first[0] != digest:
-                    raise Conflict("this idempotency key was already used for a different bid")
-                return first[1]
+        digest = None if idempotency_key is None else request_hash(auction_id, kind, amount)
         answer: dict[str, Any] = await self._sequencer.submit(
             PlaceBidRequest(auction_id, bidder.id, kind, amount, idempotency_key, digest)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 import msgspec
 
@@ -66,7 +67,9 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+@lru_cache(maxsize=4096)
 def iso(micros: int | None) -> str | None:
+    """Cached: a batch formats the same few instants many times."""
     return None if micros is None else from_micros(micros).isoformat()
 
 

@@ -27,6 +27,8 @@ class FakeStore:
         self.fail_next = False
         self.gate: asyncio.Event | None = None
         self.writing = asyncio.Event()
+        self.lookups: list[list[tuple[int, str]]] = []
+        self.stored: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
 
     async def write(self, batch: BatchWrite) -> None:
         self.writing.set()
@@ -36,6 +38,10 @@ class FakeStore:
             self.fail_next = False
             raise ConnectionError("the database went away")
         self.batches.append(batch)
+
+    async def answers(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], tuple[str, dict[str, Any]]]:
+        self.lookups.append(keys)
+        return {key: self.stored[key] for key in keys if key in self.stored}
 
     def events(self, kind: str | None = None) -> list[Any]:
         return [e for b in self.batches for e in b.events if kind is None or e.kind == kind]
@@ -200,3 +206,25 @@ async def test_stop_answers_everything_already_queued(store: FakeStore) -> None:
     assert [r["code"] for r in await asyncio.gather(*queued)] == [f"A{i:03d}" for i in range(1, 30)]
     with pytest.raises(SequencerUnavailable):
         await seq.submit(Admission(LOT, 99, 50))
+
+
+async def test_keys_unknown_in_memory_are_looked_up_once_per_batch_and_replayed(
+    sequencer: Sequencer, store: FakeStore
+) -> None:
+    earlier = {"status": "accepted", "seq": 1_000, "note": "answered before a restart"}
+    store.stored[(1, "old")] = ("bid:1000", earlier)
+    store.gate = asyncio.Event()
+    store.writing.clear()
+    blocker = asyncio.create_task(sequencer.submit(bid(3, 1_000)))
+    await asyncio.wait_for(store.writing.wait(), 1)
+    queued = [asyncio.create_task(sequencer.submit(bid(1, 1_000, key="old"))),
+              asyncio.create_task(sequencer.submit(bid(2, 1_100, key="new")))]
+    await asyncio.sleep(0.01)
+    store.gate.set()
+    await blocker
+    replayed, fresh = await asyncio.gather(*queued)
+    assert replayed == earlier and fresh["status"] == "accepted"
+    assert store.lookups[-1] == [(1, "old"), (2, "new")]
+    with pytest.raises(Conflict):
+        await sequencer.submit(bid(1, 1_200, key="old"))
+    assert len(store.lookups) == 1, "a key answered in this process is not looked up again"
