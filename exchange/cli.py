@@ -110,6 +110,18 @@ def cmd_bench_core(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_hotlot(args: argparse.Namespace) -> int:
+    from exchange.bench.hotlot import run_hotlot_bench
+
+    result = run_hotlot_bench(seconds=args.seconds, bidders=args.bidders, concurrency=args.concurrency)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>28}: {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exchange", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     core.add_argument("--seed", type=int, default=42)
     core.add_argument("--bids", type=int, default=1_000_000)
     core.set_defaults(func=cmd_bench_core)
+    hotlot = bench_sub.add_parser(
+        "hotlot", help="one hot lot: sequencer vs one transaction per bid, ack latency at half peak")
+    hotlot.add_argument("--json", action="store_true")
+    hotlot.add_argument("--seconds", type=float, default=8.0, help="length of each of the three phases")
+    hotlot.add_argument("--bidders", type=int, default=50)
+    hotlot.add_argument("--concurrency", type=int, default=200, help="bids in flight in the closed loops")
+    hotlot.set_defaults(func=cmd_bench_hotlot)
     return parser
 
 

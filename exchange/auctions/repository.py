@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from asyncpg.pool import PoolConnectionProxy
 
 from exchange.auctions.lot import LotInfo, Recorded
 from exchange.auctions.sequencer import BatchWrite
@@ -204,9 +205,9 @@ class PostgresBatchStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._conn: Conn | None = None
+        self._conn: PoolConnectionProxy[asyncpg.Record] | None = None
 
-    async def _connection(self) -> Conn:
+    async def _connection(self) -> PoolConnectionProxy[asyncpg.Record]:
         if self._conn is None or self._conn.is_closed():
             self._conn = await self._pool.acquire()
         return self._conn
