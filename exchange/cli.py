@@ -34,6 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from exchange.demo.loader import demo_loaded, load_demo
     from web.app import create_app
+    from web.feed import FeedServer
 
     settings = Settings.from_env()
     host, port = args.host or settings.host, args.port or settings.port
@@ -47,14 +48,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         await services.auctions.start()  # rebuilds live books and applies deadlines missed while down
         if settings.load_demo:
             await ensure_live_demo_auction(services)
-        app = create_app(services, secure_cookies=settings.secure_cookies, run_engine=False)
+        feed = FeedServer(services, web_port=port)
+        feed_port = await feed.start(host, args.feed_port or settings.feed_port or port + 1)
+        app = create_app(services, secure_cookies=settings.secure_cookies, run_engine=False,
+                         feed_port=feed_port, feed_url=settings.feed_url)
         config = uvicorn.Config(app, host=host, port=port, log_level="info", ws="websockets-sansio",
+                                ws_per_message_deflate=False, ws_max_size=65_536,
                                 proxy_headers=False, timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
-        print(f"The exchange is serving http://{host}:{port}  (Ctrl-C stops it)", flush=True)
+        print(f"The exchange is serving http://{host}:{port}, live feed on port {feed_port}  (Ctrl-C stops it)",
+              flush=True)
         try:
             await server.serve()
         finally:
+            await feed.stop()
             await services.auctions.stop()
         return 0
 
@@ -110,6 +117,18 @@ def cmd_bench_core(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_fanout(args: argparse.Namespace) -> int:
+    from exchange.bench.fanout import run_fanout
+
+    result = asyncio.run(run_fanout(args.watchers, args.rate, args.duration))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            print(f"{key:>24}: {value}")
+    return 0
+
+
 def cmd_bench_hotlot(args: argparse.Namespace) -> int:
     from exchange.bench.hotlot import run_hotlot_bench
 
@@ -129,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the exchange (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)")
     run.add_argument("--host")
     run.add_argument("--port", type=int)
+    run.add_argument("--feed-port", type=int, help="port of the lot websockets (default: port + 1)")
     run.set_defaults(func=cmd_run)
 
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
@@ -158,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     hotlot.add_argument("--bidders", type=int, default=50)
     hotlot.add_argument("--concurrency", type=int, default=200, help="bids in flight in the closed loops")
     hotlot.set_defaults(func=cmd_bench_hotlot)
+    fanout = bench_sub.add_parser("fanout", help="websocket watchers of one lot: bid commit to watcher receipt")
+    fanout.add_argument("--json", action="store_true")
+    fanout.add_argument("--watchers", type=int, default=1000)
+    fanout.add_argument("--rate", type=float, default=10.0, help="bids per second")
+    fanout.add_argument("--duration", type=float, default=10.0, help="seconds of bidding")
+    fanout.set_defaults(func=cmd_bench_fanout)
     return parser
 
 

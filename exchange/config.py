@@ -38,6 +38,8 @@ class Settings:
     secret_key: str
     secure_cookies: bool
     load_demo: bool
+    feed_port: int = 0  # 0: the HTTP port + 1
+    feed_url: str | None = None
     migrations_dir: Path = field(default=PROJECT_ROOT / "migrations")
 
     @property
@@ -57,6 +59,8 @@ class Settings:
             secret_key=os.environ.get("EXCHANGE_SECRET_KEY") or _persistent_secret(var_dir),
             secure_cookies=_env_bool("EXCHANGE_SECURE_COOKIES", False),
             load_demo=_env_bool("EXCHANGE_LOAD_DEMO", True),
+            feed_port=_env_int("EXCHANGE_FEED_PORT", 0),
+            feed_url=os.environ.get("EXCHANGE_FEED_URL") or None,
         )
 
 

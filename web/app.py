@@ -14,7 +14,6 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from exchange.auctions.gateway import FeedGateway
 from exchange.services import Services
 from web.api.accounts import AccountsApi
 from web.api.auctions import AuctionsApi, LotBidsApi
@@ -22,7 +21,6 @@ from web.api.catalogue import CatalogueApi
 from web.api.registry import AchievementsApi, ListingsApi, ReviewQueueApi
 from web.auth import IdentityMiddleware, raise_identity_error
 from web.errors import EXCEPTION_HANDLERS
-from web.feed import lot_socket
 from web.pages.account import AccountPages
 from web.pages.auctions import AuctionPages
 from web.pages.auth import AuthPages
@@ -47,14 +45,12 @@ async def healthz(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 async def _start(app: Litestar) -> None:
-    """The live parts of the process: the auction engine (unless its host runs it) and the feed gateway."""
+    """The auction engine, unless the host process runs it (`exchange run` does)."""
     if app.state.run_engine:
         await app.state.services.auctions.start()
-    await app.state.gateway.start()
 
 
 async def _stop(app: Litestar) -> None:
-    await app.state.gateway.stop()
     if app.state.run_engine:
         await app.state.services.auctions.stop()
 
@@ -64,13 +60,16 @@ async def _before_request(request: Request[Any, Any, Any]) -> None:
 
 
 def create_app(
-    services: Services, *, secure_cookies: bool = False, debug: bool = False, run_engine: bool = True
+    services: Services, *, secure_cookies: bool = False, debug: bool = False, run_engine: bool = True,
+    feed_port: int | None = None, feed_url: str | None = None,
 ) -> Litestar:
+    """`feed_url` (e.g. wss://exchange.example.org) is where browsers reach the lot websockets;
+    without it they use the page's own host name on `feed_port` (see web/feed.py)."""
     app = Litestar(
         route_handlers=[
             healthz,
             AccountsApi, AchievementsApi, ListingsApi, ReviewQueueApi, CatalogueApi, AuctionsApi, LotBidsApi,
-            CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages, AuctionPages, lot_socket,
+            CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages, AuctionPages,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
         middleware=[IdentityMiddleware(secure_cookies=secure_cookies)],
@@ -99,6 +98,7 @@ def create_app(
         debug=debug,
     )
     app.state.services = services
-    app.state.gateway = FeedGateway(services.redis, services.auctions)
     app.state.run_engine = run_engine
+    app.state.feed_port = feed_port
+    app.state.feed_url = feed_url
     return app

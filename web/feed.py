@@ -1,14 +1,23 @@
-"""The lot websocket: a snapshot on connect, coalesced deltas after, and bids in.
+"""The lot websocket, served by the `websockets` library: a snapshot on connect, deltas after, bids in.
 
-Messages from the client (JSON objects, at most MAX_MESSAGE_BYTES each):
+It runs beside the HTTP app on its own port (EXCHANGE_FEED_PORT) because a lot's frames are
+written to all its watchers at once with `websockets.broadcast`, without a task or an ASGI
+round trip per watcher; that is what lets one process feed thousands of watchers.
+
+Path: /ws/lots/{id}. Identity as for HTTP: `Authorization: Bearer <token>` or the session
+cookie; browsers must come from the exchange's own pages (Origin checked).
+
+Messages from the client (JSON objects, at most MAX_MESSAGE_BYTES each; bigger closes 1009):
   {"type": "bid", "kind": "bid"|"proxy", "amount": <minor units>, "key": "<idempotency key>", "ref": <any>}
   {"type": "resync"}               -> a fresh snapshot
   {"type": "ping"}                 -> {"type": "pong", "server_now": ...}
 Messages to the client:
-  {"type": "snapshot", "room": {...}}       the whole room, `room.seq` the last event in it
-  {"type": "events", "events": [...]}       deltas in sequence order, several per frame when busy
+  {"type": "snapshot", "room": {...}}         the whole room; `room.seq` is the last event in it
+  {"type": "events", "events": [...]}         deltas in sequence order, several per frame when busy
   {"type": "ack", "ref": ..., "ack": {...}}   the answer to a bid, sent after its commit
   {"type": "error", "ref": ..., "status": ..., "detail": ...}
+A watcher whose socket does not keep up (more than SLOW_CLIENT_BYTES unsent) is disconnected
+with code 4008; it reconnects and resynchronises from a snapshot.
 """
 
 from __future__ import annotations
@@ -17,39 +26,38 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from http import HTTPStatus
+from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
-from litestar import WebSocket, websocket
-from litestar.exceptions import WebSocketDisconnect
-from litestar.params import FromPath
+from websockets import ConnectionClosed
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.http11 import Request, Response
 
-from exchange.auctions.gateway import SLOW_CLIENT_CODE, FeedGateway, SlowClient
-from exchange.errors import ExchangeError, NotFound
-from web.context import _state, services, viewer
+from exchange.accounts.types import Account
+from exchange.auctions.gateway import FeedGateway, Frame, encode
+from exchange.errors import ExchangeError, NotAuthenticated, NotFound
+from exchange.services import Services
 
 log = logging.getLogger(__name__)
+# One line per connection opened or closed is noise with thousands of watchers.
+connection_log = logging.getLogger("web.feed.connections")
+connection_log.setLevel(logging.WARNING)
 
 MAX_MESSAGE_BYTES = 2048
 MAX_KEY_LENGTH = 100
-
-
-def gateway(socket: WebSocket[Any, Any, Any]) -> FeedGateway:
-    found: FeedGateway = socket.app.state.gateway
-    return found
+SLOW_CLIENT_BYTES = 1_000_000
+SLOW_CLIENT_CODE = 4008
+SESSION_COOKIE = "tex_session"
+_PATH = re.compile(r"^/ws/lots/([0-9]{1,18})$")
 
 
 def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _same_origin(socket: WebSocket[Any, Any, Any]) -> bool:
-    """Browsers always send Origin on websockets: refuse pages of other sites riding on our cookie."""
-    origin = socket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser: programs authenticate with a token or watch anonymously
-    host = socket.headers.get("host", "")
-    return urlsplit(origin).netloc == host
 
 
 def parse_bid(message: dict[str, Any]) -> tuple[str, int, str] | str:
@@ -66,96 +74,184 @@ def parse_bid(message: dict[str, Any]) -> tuple[str, int, str] | str:
     return kind, amount, key
 
 
-@websocket("/ws/lots/{lot_id:int}", include_in_schema=False)
-async def lot_socket(socket: WebSocket[Any, Any, Any], lot_id: FromPath[int]) -> None:
-    if not _same_origin(socket):
-        await socket.close(code=4403, reason="cross-site websocket refused")
-        return
-    identity_error = _state(socket).get("identity_error")
-    account = None if identity_error is not None else viewer(socket)
-    svc = services(socket)
-    feed = gateway(socket)
-    await socket.accept()
-    watch = feed.watch(lot_id)
-    send_lock = asyncio.Lock()
+class FeedServer:
+    """Owns the lot websockets of this process and the gateway that feeds them."""
 
-    async def send(text: str) -> None:
-        async with send_lock:
-            await socket.send_text(text)
+    def __init__(self, services: Services, *, web_port: int | None = None, tick: float = 0.05) -> None:
+        self.services = services
+        self.web_port = web_port
+        self.gateway = FeedGateway(services.redis, services.auctions, self, tick=tick)
+        self._lots: dict[int, set[ServerConnection]] = defaultdict(set)
+        self._server: Server | None = None
+        self.port: int | None = None
+        self.dropped = 0
 
-    async def snapshot() -> None:
-        room = await svc.auctions.room(lot_id, account)
-        watch.last_seq = room["seq"]
-        await send(_dumps({"type": "snapshot", "room": room}))
+    # FrameSink ------------------------------------------------------------------------
 
-    async def receive() -> None:
-        while True:
-            raw = await socket.receive_data(mode="text")
-            if len(raw) > MAX_MESSAGE_BYTES:
-                await socket.close(code=1009, reason="message too big")
+    def watching(self, lot: int) -> bool:
+        return bool(self._lots.get(lot))
+
+    def watched(self) -> Iterable[int]:
+        return [lot for lot, connections in self._lots.items() if connections]
+
+    def deliver(self, lot: int, frame: Frame) -> None:
+        connections = self._lots.get(lot)
+        if not connections:
+            return
+        broadcast(connections, frame[0])
+        for connection in list(connections):
+            transport = connection.transport
+            if transport is not None and transport.get_write_buffer_size() > SLOW_CLIENT_BYTES:
+                # It cannot take what it is sent: drop it rather than buffer for it or wait on it.
+                connections.discard(connection)
+                self.dropped += 1
+                log.info("dropping a slow watcher of lot %s", lot)
+                transport.abort()
+
+    # life cycle -----------------------------------------------------------------------
+
+    async def start(self, host: str, port: int) -> int:
+        await self.gateway.start()
+        self._server = await serve(
+            self._handle, host, port, process_request=self._check_request, compression=None,
+            max_size=MAX_MESSAGE_BYTES, ping_interval=20, ping_timeout=20, close_timeout=5,
+            server_header=None, logger=connection_log,
+        )
+        sockets = list(self._server.sockets)
+        self.port = int(sockets[0].getsockname()[1]) if sockets else port
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        await self.gateway.stop()
+
+    def watcher_count(self, lot: int | None = None) -> int:
+        if lot is not None:
+            return len(self._lots.get(lot, ()))
+        return sum(len(c) for c in self._lots.values())
+
+    # connections ----------------------------------------------------------------------
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if _PATH.match(urlsplit(request.path).path) is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "no such feed\n")
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._our_origin(origin, request.headers.get("Host", "")):
+            return connection.respond(HTTPStatus.FORBIDDEN, "cross-site websocket refused\n")
+        return None
+
+    def _our_origin(self, origin: str, host: str) -> bool:
+        """Browsers send Origin on websockets: only the exchange's own pages may ride on its cookie."""
+        sent = urlsplit(origin)
+        here = urlsplit("//" + host)
+        if sent.hostname is None or sent.hostname != here.hostname:
+            return False
+        default = 443 if sent.scheme == "https" else 80
+        port = sent.port or default
+        return port in {here.port or default, self.web_port}
+
+    async def _identify(self, request: Request) -> Account | None:
+        authorization = request.headers.get("Authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise NotAuthenticated("use 'Authorization: Bearer <API token>'")
+            return await self.services.accounts.account_for_token(token.strip())
+        jar: SimpleCookie = SimpleCookie()
+        with contextlib.suppress(Exception):
+            jar.load(request.headers.get("Cookie", ""))
+        cookie = jar.get(SESSION_COOKIE)
+        session = await self.services.sessions.load(cookie.value if cookie else None)
+        if session is None or session.account_id is None:
+            return None
+        try:
+            return await self.services.accounts.get(session.account_id)
+        except ExchangeError:
+            return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None
+        match = _PATH.match(urlsplit(connection.request.path).path)
+        assert match is not None
+        lot = int(match.group(1))
+        identity_error: ExchangeError | None = None
+        account: Account | None = None
+        try:
+            account = await self._identify(connection.request)
+        except ExchangeError as exc:
+            identity_error = exc
+        auctions = self.services.auctions
+        try:
+            room = await auctions.room(lot, account)
+        except NotFound:
+            await connection.close(4404, "no such auction")
+            return
+        await connection.send(_dumps({"type": "snapshot", "room": room}))
+        self.gateway.note_watching(lot, room["seq"])
+        self._lots[lot].add(connection)
+        try:
+            if self.gateway.last_seq(lot) > room["seq"]:
+                # committed between the snapshot and joining the lot's broadcast: fetch them now
+                missed = await auctions.events_after(lot, room["seq"])
+                if missed:
+                    await connection.send(encode(missed))
+            async for raw in connection:
+                await self._on_message(connection, lot, account, identity_error, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            connections = self._lots.get(lot)
+            if connections is not None:
+                connections.discard(connection)
+                if not connections:
+                    del self._lots[lot]
+
+    async def _on_message(
+        self, connection: ServerConnection, lot: int, account: Account | None,
+        identity_error: ExchangeError | None, raw: str | bytes,
+    ) -> None:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            await connection.send(_dumps({"type": "error", "status": 400, "detail": "messages must be JSON objects"}))
+            return
+        ref = message.get("ref")
+        if not isinstance(ref, str | int | None) or isinstance(ref, bool) or (isinstance(ref, str) and len(ref) > 64):
+            ref = None
+        kind = message.get("type")
+        if kind == "ping":
+            await connection.send(_dumps({"type": "pong", "ref": ref, "server_now": self.services.clock.now().isoformat()}))
+        elif kind == "resync":
+            room = await self.services.auctions.room(lot, account)
+            await connection.send(_dumps({"type": "snapshot", "room": room}))
+        elif kind == "bid":
+            parsed = parse_bid(message)
+            if isinstance(parsed, str):
+                await connection.send(_dumps({"type": "error", "ref": ref, "status": 400, "detail": parsed}))
                 return
-            try:
-                message = json.loads(raw)
-            except ValueError:
-                await send(_dumps({"type": "error", "status": 400, "detail": "messages must be JSON objects"}))
-                continue
-            if not isinstance(message, dict):
-                await send(_dumps({"type": "error", "status": 400, "detail": "messages must be JSON objects"}))
-                continue
-            ref = message.get("ref")
-            if not isinstance(ref, str | int | None) or (isinstance(ref, str) and len(ref) > 64):
-                ref = None
-            kind = message.get("type")
-            if kind == "ping":
-                await send(_dumps({"type": "pong", "ref": ref, "server_now": svc.clock.now().isoformat()}))
-            elif kind == "resync":
-                await snapshot()
-            elif kind == "bid":
-                parsed = parse_bid(message)
-                if isinstance(parsed, str):
-                    await send(_dumps({"type": "error", "ref": ref, "status": 400, "detail": parsed}))
-                    continue
-                asyncio.get_running_loop().create_task(bid(ref, *parsed))
-            else:
-                await send(_dumps({"type": "error", "ref": ref, "status": 400, "detail": "unknown message type"}))
+            # answered when its batch commits; the socket keeps reading meanwhile
+            asyncio.get_running_loop().create_task(self._bid(connection, lot, account, identity_error, ref, *parsed))
+        else:
+            await connection.send(_dumps({"type": "error", "ref": ref, "status": 400, "detail": "unknown message type"}))
 
-    async def bid(ref: Any, kind: str, amount: int, key: str) -> None:
+    async def _bid(
+        self, connection: ServerConnection, lot: int, account: Account | None, identity_error: ExchangeError | None,
+        ref: Any, kind: str, amount: int, key: str,
+    ) -> None:
         try:
             if identity_error is not None:
                 raise identity_error
-            ack = await svc.auctions.submit_bid(account, lot_id, kind, amount, key)  # type: ignore[arg-type]
+            ack = await self.services.auctions.submit_bid(account, lot, kind, amount, key)  # type: ignore[arg-type]
             reply: dict[str, Any] = {"type": "ack", "ref": ref, "ack": ack}
         except ExchangeError as exc:
             reply = {"type": "error", "ref": ref, "status": exc.status, "code": exc.code, "detail": exc.detail}
         except Exception:  # noqa: BLE001 - the bidder must hear back; the cause is logged
-            log.exception("bid on lot %s over the websocket failed", lot_id)
+            log.exception("bid on lot %s over the websocket failed", lot)
             reply = {"type": "error", "ref": ref, "status": 503, "detail": "the bid could not be recorded; try again"}
-        with contextlib.suppress(Exception):
-            await send(_dumps(reply))
-
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        try:
-            await snapshot()
-        except NotFound:
-            await socket.close(code=4404, reason="no such auction")
-            return
-        tasks = [asyncio.create_task(feed.pump(watch, send)), asyncio.create_task(receive())]
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            error = task.exception()
-            if isinstance(error, SlowClient):
-                log.info("dropping a slow watcher of lot %s: %s", lot_id, error)
-                with contextlib.suppress(Exception):
-                    await socket.close(code=SLOW_CLIENT_CODE, reason="too slow; reconnect to resynchronise")
-            elif error is not None and not isinstance(error, WebSocketDisconnect):
-                log.warning("lot %s websocket ended: %r", lot_id, error)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        feed.unwatch(watch)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        with contextlib.suppress(ConnectionClosed):
+            await connection.send(_dumps(reply))

@@ -1,16 +1,15 @@
 """Fan-out of committed auction events to the watchers of each lot.
 
-One gateway per web process. It listens to the Redis channels `lot:{id}` (pattern
-subscription) and hands each message to the local watchers of that lot. Messages carry the
-lot's event sequence number, so the gateway can tell a gap (a lost or late message, a
+One gateway per feed process. It listens to the Redis channels `lot:{id}` (pattern
+subscription) and turns the messages of each watched lot into frames for its sink (the
+websocket server, which writes each frame to every connection of the lot). Messages carry
+the lot's event sequence number, so the gateway can tell a gap (a lost or late message, a
 reconnect) and fill it from PostgreSQL, the source of truth; while Redis is unreachable it
 polls PostgreSQL for the lots being watched, so the feed degrades to a slower tick rather
 than stopping.
 
-Each watcher has a bounded queue and its own sender. Messages that arrive within one
-tick are coalesced into one frame. A watcher that falls too far behind, or whose socket
-does not take a frame in time, is disconnected rather than allowed to slow anyone else; it
-can reconnect and resynchronise from a snapshot.
+A message after a quiet spell is sent at once; messages that follow within one tick are
+coalesced into one frame, encoded once for all the lot's watchers.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -28,17 +27,12 @@ import redis.asyncio as aioredis
 log = logging.getLogger(__name__)
 
 CHANNEL_PATTERN = "lot:*"
-SLOW_CLIENT_CODE = 4008
 
 
 class FeedSource(Protocol):
     """Committed events from PostgreSQL: what the gateway falls back on."""
 
     async def events_after(self, auction_id: int, seq: int) -> list[dict[str, Any]]: ...
-
-
-class SlowClient(Exception):
-    """The watcher could not keep up and has been dropped."""
 
 
 Frame = tuple[str, int, int]
@@ -49,38 +43,14 @@ def encode(messages: list[dict[str, Any]]) -> str:
     return json.dumps({"type": "events", "events": messages}, ensure_ascii=False, separators=(",", ":"))
 
 
-class Watch:
-    """One connection's view of one lot: a bounded queue of frames in sequence order."""
+class FrameSink(Protocol):
+    """Where frames go: `deliver` writes one to every watcher of the lot."""
 
-    def __init__(self, lot: int, max_pending: int) -> None:
-        self.lot = lot
-        self.last_seq = 0
-        self._max_pending = max_pending
-        self._frames: deque[Frame] = deque()
-        self._ready = asyncio.Event()
-        self.overflowed = False
+    def deliver(self, lot: int, frame: Frame) -> None: ...
 
-    def push(self, frame: Frame) -> None:
-        if self.overflowed:
-            return
-        if len(self._frames) >= self._max_pending:
-            self.overflowed = True
-            self._frames.clear()
-        else:
-            self._frames.append(frame)
-        self._ready.set()
+    def watching(self, lot: int) -> bool: ...
 
-    async def next_frames(self) -> list[Frame]:
-        """Wait until there is something this connection has not seen."""
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            if self.overflowed:
-                raise SlowClient(f"more than {self._max_pending} frames behind")
-            frames = [f for f in self._frames if f[2] > self.last_seq]
-            self._frames.clear()
-            if frames:
-                return frames
+    def watched(self) -> Iterable[int]: ...
 
 
 class FeedGateway:
@@ -88,25 +58,23 @@ class FeedGateway:
         self,
         redis: aioredis.Redis,
         source: FeedSource,
+        sink: FrameSink,
         *,
         tick: float = 0.05,
-        max_pending: int = 1000,
-        send_timeout: float = 2.0,
         poll_interval: float = 1.0,
     ) -> None:
         self._redis = redis
         self._source = source
+        self._sink = sink
         self.tick = tick
-        self.max_pending = max_pending
-        self.send_timeout = send_timeout
         self.poll_interval = poll_interval
-        self._watches: dict[int, set[Watch]] = defaultdict(set)
         self._lot_seq: dict[int, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._fill_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: dict[int, list[dict[str, Any]]] = {}
+        self._last_flush: dict[int, float] = {}
+        self._filling: dict[int, bool] = {}  # lot -> another gap was seen while filling
         self.redis_connected = False
-        self.delivered = 0
 
     # lifecycle ----------------------------------------------------------------------
 
@@ -121,45 +89,13 @@ class FeedGateway:
                 await self._task
             self._task = None
 
-    # watchers -----------------------------------------------------------------------
+    def last_seq(self, lot: int) -> int:
+        """The last sequence number handed to the sink for `lot` (0 if none yet)."""
+        return self._lot_seq.get(lot, 0)
 
-    def watch(self, lot: int) -> Watch:
-        watch = Watch(lot, self.max_pending)
-        self._watches[lot].add(watch)
-        return watch
-
-    def unwatch(self, watch: Watch) -> None:
-        watchers = self._watches.get(watch.lot)
-        if watchers is not None:
-            watchers.discard(watch)
-            if not watchers:
-                del self._watches[watch.lot]
-
-    def watcher_count(self, lot: int | None = None) -> int:
-        if lot is not None:
-            return len(self._watches.get(lot, ()))
-        return sum(len(w) for w in self._watches.values())
-
-    async def pump(self, watch: Watch, send: Callable[[str], Awaitable[None]]) -> None:
-        """Send frames to one connection until it fails; SlowClient when it lags."""
-        while True:
-            for frame, first, last in await watch.next_frames():
-                if last <= watch.last_seq:
-                    continue
-                if first != watch.last_seq + 1:
-                    # Part of the frame was in this connection's snapshot, or messages were lost on
-                    # the way: PostgreSQL has every committed event.
-                    missing = await self._source.events_after(watch.lot, watch.last_seq)
-                    messages = [m for m in missing if m["seq"] <= last]
-                    if not messages:
-                        continue
-                    frame, last = encode(messages), messages[-1]["seq"]
-                try:
-                    await asyncio.wait_for(send(frame), self.send_timeout)
-                except TimeoutError:
-                    raise SlowClient(f"a frame was not taken within {self.send_timeout} s") from None
-                watch.last_seq = last
-                self.delivered += 1
+    def note_watching(self, lot: int, seq: int) -> None:
+        """A first watcher of `lot` was served a snapshot at `seq`: later messages continue from it."""
+        self._lot_seq.setdefault(lot, seq)
 
     # incoming -----------------------------------------------------------------------
 
@@ -168,22 +104,43 @@ class FeedGateway:
         known = self._lot_seq.get(lot, 0)
         if seq <= known:
             return  # a duplicate (republish after a Redis outage) or already filled
-        if known and seq > known + 1 and lot in self._watches:
-            asyncio.get_running_loop().create_task(self._fill(lot))
+        if not self._sink.watching(lot):
+            self._lot_seq[lot] = seq  # nobody here watches it: remember where it is, send nothing
+            return
+        if known and seq > known + 1:
+            self._request_fill(lot)
             return
         self._deliver(lot, [message])
 
-    def _deliver(self, lot: int, messages: list[dict[str, Any]]) -> None:
-        """Queue messages for the lot's next frame; one frame per tick, encoded once for every watcher."""
-        self._lot_seq[lot] = messages[-1]["seq"]
-        if lot not in self._watches:
+    def _request_fill(self, lot: int) -> None:
+        """One fill at a time per lot; a gap seen during a fill asks for one more after it."""
+        if lot in self._filling:
+            self._filling[lot] = True
             return
+        self._filling[lot] = False
+
+        async def fill_until_caught_up() -> None:
+            try:
+                while True:
+                    await self._fill(lot)
+                    if not self._filling.get(lot):
+                        return
+                    self._filling[lot] = False
+            finally:
+                self._filling.pop(lot, None)
+
+        asyncio.get_running_loop().create_task(fill_until_caught_up())
+
+    def _deliver(self, lot: int, messages: list[dict[str, Any]]) -> None:
+        """Queue messages for the lot's next frame."""
+        self._lot_seq[lot] = messages[-1]["seq"]
         pending = self._pending.get(lot)
         if pending is None:
             self._pending[lot] = list(messages)
             loop = asyncio.get_running_loop()
-            if self.tick > 0:
-                loop.call_later(self.tick, self._flush, lot)
+            wait = self._last_flush.get(lot, -self.tick) + self.tick - loop.time()
+            if wait > 0:
+                loop.call_later(wait, self._flush, lot)
             else:
                 loop.call_soon(self._flush, lot)
         else:
@@ -193,15 +150,13 @@ class FeedGateway:
         messages = self._pending.pop(lot, None)
         if not messages:
             return
-        frame = (encode(messages), messages[0]["seq"], messages[-1]["seq"])
-        for watch in self._watches.get(lot, ()):
-            watch.push(frame)
+        self._last_flush[lot] = asyncio.get_running_loop().time()
+        self._sink.deliver(lot, (encode(messages), messages[0]["seq"], messages[-1]["seq"]))
 
     async def _fill(self, lot: int) -> None:
         """Deliver, from PostgreSQL, what the watchers of `lot` have not seen."""
         async with self._fill_locks[lot]:
-            watches = self._watches.get(lot, ())
-            base = self._lot_seq.get(lot) or min((w.last_seq for w in watches), default=0)
+            base = self._lot_seq.get(lot, 0)
             try:
                 events = await self._source.events_after(lot, base)
             except Exception:  # noqa: BLE001 - the next message or poll retries
@@ -212,8 +167,9 @@ class FeedGateway:
                 self._deliver(lot, fresh)
 
     async def _fill_all(self) -> None:
-        for lot in list(self._watches):
-            await self._fill(lot)
+        for lot in list(self._sink.watched()):
+            if lot in self._lot_seq:
+                await self._fill(lot)
 
     async def _run(self) -> None:
         backoff = 0.2

@@ -41,7 +41,7 @@ def live_server(
     var_dir: Path = tmp_path_factory.mktemp("e2e-var")
     env = os.environ | {
         "DATABASE_URL": pg_server.url("e2e"), "REDIS_URL": redis_server.url, "EXCHANGE_VAR_DIR": str(var_dir),
-        "EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOG_LEVEL": "WARNING",
+        "EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(_free_port()),
     }
     log = (var_dir / "server.log").open("w")
     process = subprocess.Popen(

@@ -16,11 +16,13 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from exchange.accounts.types import Account
+from exchange.auctions.gateway import encode
 from exchange.clock import FixedClock
 from exchange.services import Services
 from tests.integration.conftest_auctions import Parties, live_auction, make_parties
 from tests.integration.helpers import csrf_from
 from web.app import create_app
+from web.feed import FeedServer
 
 PASSWORD = "correct horse battery"
 
@@ -33,11 +35,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def server(services: Services) -> AsyncIterator[str]:
-    """The whole app (engine, feed publisher, gateway) served on loopback by uvicorn."""
+async def feed(services: Services) -> AsyncIterator[FeedServer]:
+    """The lot websockets (and the gateway that feeds them from Redis) on a loopback port."""
+    server = FeedServer(services, tick=0.01)
+    await server.start("127.0.0.1", 0)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def server(services: Services, feed: FeedServer) -> AsyncIterator[str]:
+    """The HTTP app (and the auction engine in its lifespan) served on loopback by uvicorn."""
     port = _free_port()
-    config = uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning",
-                            ws="websockets-sansio", lifespan="on")
+    feed.web_port = port  # pages served from this port may open the feed
+    config = uvicorn.Config(create_app(services, feed_port=feed.port), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -46,6 +58,11 @@ async def server(services: Services) -> AsyncIterator[str]:
     yield f"127.0.0.1:{port}"
     server.should_exit = True
     await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+def ws(feed: FeedServer) -> str:
+    return f"ws://127.0.0.1:{feed.port}"
 
 
 @pytest.fixture
@@ -119,11 +136,11 @@ async def test_http_bids_need_an_idempotency_key_and_a_replay_returns_the_first_
 
 
 async def test_watchers_get_a_snapshot_then_every_committed_bid_in_sequence(
-    server: str, services: Services, parties: Parties, clock: FixedClock
+    server: str, ws: str, services: Services, parties: Parties, clock: FixedClock
 ) -> None:
     auction_id = await _open_auction(services, parties, clock)
     a, b = [await _token(services, investor) for investor in parties.investors]
-    async with websockets.connect(f"ws://{server}/ws/lots/{auction_id}") as watcher:
+    async with websockets.connect(f"{ws}/ws/lots/{auction_id}") as watcher:
         snapshot = (await _next(watcher, "snapshot"))["room"]
         assert snapshot["phase"] == "free" and snapshot["you"] is None
         start = snapshot["seq"]
@@ -139,12 +156,12 @@ async def test_watchers_get_a_snapshot_then_every_committed_bid_in_sequence(
 
 
 async def test_bids_over_the_websocket_are_acknowledged_after_commit_and_seen_by_everyone(
-    server: str, services: Services, parties: Parties, clock: FixedClock
+    server: str, ws: str, services: Services, parties: Parties, clock: FixedClock
 ) -> None:
     auction_id = await _open_auction(services, parties, clock)
     a = await _token(services, parties.investors[0])
-    async with websockets.connect(f"ws://{server}/ws/lots/{auction_id}", additional_headers=a) as bidder, \
-            websockets.connect(f"ws://{server}/ws/lots/{auction_id}") as watcher:
+    async with websockets.connect(f"{ws}/ws/lots/{auction_id}", additional_headers=a) as bidder, \
+            websockets.connect(f"{ws}/ws/lots/{auction_id}") as watcher:
         mine = (await _next(bidder, "snapshot"))["room"]
         assert mine["you"]["code"] == "A001"
         start = (await _next(watcher, "snapshot"))["room"]["seq"]
@@ -164,10 +181,10 @@ async def test_bids_over_the_websocket_are_acknowledged_after_commit_and_seen_by
 
 
 async def test_the_websocket_refuses_bad_input_anonymous_bids_and_other_sites(
-    server: str, services: Services, parties: Parties, clock: FixedClock
+    server: str, ws: str, services: Services, parties: Parties, clock: FixedClock
 ) -> None:
     auction_id = await _open_auction(services, parties, clock)
-    url = f"ws://{server}/ws/lots/{auction_id}"
+    url = f"{ws}/ws/lots/{auction_id}"
     async with websockets.connect(url) as anonymous:
         await _next(anonymous, "snapshot")
         await anonymous.send("not json")
@@ -186,7 +203,7 @@ async def test_the_websocket_refuses_bad_input_anonymous_bids_and_other_sites(
     with pytest.raises(websockets.InvalidStatus) as refused_handshake:  # another site's page riding on a cookie
         await websockets.connect(url, origin="http://evil.example")  # type: ignore[arg-type]
     assert refused_handshake.value.response.status_code == 403
-    async with websockets.connect(f"ws://{server}/ws/lots/999999") as missing:
+    async with websockets.connect(f"{ws}/ws/lots/999999") as missing:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await missing.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
@@ -195,18 +212,18 @@ async def test_the_websocket_refuses_bad_input_anonymous_bids_and_other_sites(
 
 
 async def test_a_watcher_that_reconnects_catches_up_from_its_snapshot(
-    server: str, services: Services, parties: Parties, clock: FixedClock
+    server: str, ws: str, services: Services, parties: Parties, clock: FixedClock
 ) -> None:
     auction_id = await _open_auction(services, parties, clock)
     a, b = [await _token(services, investor) for investor in parties.investors]
-    async with websockets.connect(f"ws://{server}/ws/lots/{auction_id}") as watcher:
+    async with websockets.connect(f"{ws}/ws/lots/{auction_id}") as watcher:
         before = (await _next(watcher, "snapshot"))["room"]["seq"]
     async with httpx.AsyncClient() as http:  # bids while the watcher is away
         for i, headers in enumerate([a, b, a]):
             response = await http.post(f"http://{server}/api/lots/{auction_id}/bids",
                                        json={"amount": 100_000 + i * 1_000}, headers=headers | {"Idempotency-Key": f"g-{i}"})
             assert response.status_code == 201
-    async with websockets.connect(f"ws://{server}/ws/lots/{auction_id}") as watcher:
+    async with websockets.connect(f"{ws}/ws/lots/{auction_id}") as watcher:
         room = (await _next(watcher, "snapshot"))["room"]
     assert room["seq"] == before + 3 and room["price"] == 102_000
     async with httpx.AsyncClient() as http:
@@ -250,3 +267,62 @@ async def test_operator_schedules_and_qualifies_in_pages_and_the_room_renders(
         assert f"/auctions/{auction_id}" in listing.text
     summary = await services.auctions.get(auction_id)
     assert summary["currency"] == "CNY" and summary["minimum_bid"] == 100_000
+
+
+async def test_a_watcher_that_stops_reading_is_dropped_and_the_others_carry_on(
+    server: str, ws: str, feed: FeedServer, services: Services, parties: Parties, clock: FixedClock
+) -> None:
+    auction_id = await _open_auction(services, parties, clock)
+    stalled_reader, stalled_writer = await asyncio.open_connection("127.0.0.1", feed.port)
+    stalled_writer.write(
+        f"GET /ws/lots/{auction_id} HTTP/1.1\r\nHost: 127.0.0.1:{feed.port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert (await stalled_reader.readline()).startswith(b"HTTP/1.1 101")  # then it never reads again
+    async with websockets.connect(f"{ws}/ws/lots/{auction_id}", max_size=None) as healthy:
+        await _next(healthy, "snapshot")
+        async with asyncio.timeout(5):
+            while feed.watcher_count(auction_id) < 2:  # noqa: ASYNC110 - the server registers it on its side
+                await asyncio.sleep(0.01)
+        padding = "x" * 100_000
+        frames = 200  # 20 MB: far more than the socket buffers hold for a reader that stopped
+        received = 0
+
+        async def read_all() -> None:
+            nonlocal received
+            while received < frames:
+                if (await _next(healthy, "events"))["events"][0]["type"] == "bulk":
+                    received += 1
+
+        reading = asyncio.create_task(read_all())
+        for i in range(frames):
+            seq = 1_000_000 + i
+            feed.deliver(auction_id, (encode([{"lot": auction_id, "seq": seq, "type": "bulk", "pad": padding}]), seq, seq))
+            await asyncio.sleep(0.001)
+        await asyncio.wait_for(reading, 30)
+        assert received == frames
+        assert feed.dropped == 1 and feed.watcher_count(auction_id) == 1  # only the healthy one is left
+    stalled_writer.close()
+
+
+async def test_a_browser_session_bids_over_the_websocket_from_the_exchange_pages_only(
+    server: str, ws: str, services: Services, parties: Parties, clock: FixedClock
+) -> None:
+    auction_id = await _open_auction(services, parties, clock)
+    async with httpx.AsyncClient(base_url=f"http://{server}") as browser:
+        login = await browser.get("/login")
+        response = await browser.post("/login", data={
+            "email": parties.investors[0].email, "password": PASSWORD, "_csrf": csrf_from(login.text)})
+        assert response.status_code == 303
+        cookie = f"tex_session={browser.cookies['tex_session']}"
+        room = await browser.get(f"/auctions/{auction_id}")
+    assert f'data-feed="{ws}"' in room.text
+    page_origin = f"http://{server}"
+    async with websockets.connect(f"{ws}/ws/lots/{auction_id}", origin=page_origin,  # type: ignore[arg-type]
+                                  additional_headers={"Cookie": cookie}) as socket:
+        assert (await _next(socket, "snapshot"))["room"]["you"]["code"] == "A001"
+        await socket.send(json.dumps({"type": "bid", "ref": "c1", "amount": 100_000, "key": "cookie-1"}))
+        assert (await _next(socket, "ack"))["ack"]["status"] == "accepted"
+    with pytest.raises(websockets.InvalidStatus):  # the same cookie, sent by another site's page
+        await websockets.connect(f"{ws}/ws/lots/{auction_id}", origin="http://127.0.0.2:8000",  # type: ignore[arg-type]
+                                 additional_headers={"Cookie": cookie})

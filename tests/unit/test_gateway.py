@@ -1,4 +1,4 @@
-"""The feed gateway with fakes: ordering, coalescing, gap fill, slow clients, Redis outage."""
+"""The feed gateway with fakes: ordering, coalescing, duplicates, gap fill, Redis outage."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-import pytest
-
-from exchange.auctions.gateway import FeedGateway, SlowClient
+from exchange.auctions.gateway import FeedGateway
 
 
 class Source:
@@ -43,131 +41,112 @@ class DeadRedis:
         return None
 
 
-class Socket:
-    def __init__(self, delay: float = 0.0) -> None:
-        self.frames: list[list[dict[str, Any]]] = []
-        self.delay = delay
+class Sink:
+    """The websocket server, as the gateway sees it: which lots are watched, and the frames written."""
 
-    async def send(self, text: str) -> None:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        frame = json.loads(text)
-        assert frame["type"] == "events"
-        self.frames.append(frame["events"])
+    def __init__(self, *lots: int) -> None:
+        self.lots = set(lots)
+        self.frames: dict[int, list[list[dict[str, Any]]]] = {}
 
-    @property
-    def seqs(self) -> list[int]:
-        return [m["seq"] for frame in self.frames for m in frame]
+    def watching(self, lot: int) -> bool:
+        return lot in self.lots
+
+    def watched(self) -> list[int]:
+        return sorted(self.lots)
+
+    def deliver(self, lot: int, frame: tuple[str, int, int]) -> None:
+        text, first, last = frame
+        events = json.loads(text)["events"]
+        assert [first, last] == [events[0]["seq"], events[-1]["seq"]]
+        self.frames.setdefault(lot, []).append(events)
+
+    def seqs(self, lot: int) -> list[int]:
+        return [m["seq"] for frame in self.frames.get(lot, []) for m in frame]
 
 
-def gateway(source: Source, **options: Any) -> FeedGateway:
-    return FeedGateway(DeadRedis(), source, **options)  # type: ignore[arg-type]
+def gateway(source: Source, sink: Sink, **options: Any) -> FeedGateway:
+    return FeedGateway(DeadRedis(), source, sink, **options)  # type: ignore[arg-type]
 
 
 async def settle(condition: Any, timeout: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - waiting on a plain predicate of the fakes
+            await asyncio.sleep(0.005)
 
 
-async def test_messages_within_a_tick_are_coalesced_into_one_frame_in_order() -> None:
-    source = Source()
-    feed = gateway(source, tick=0.05)
-    watch = feed.watch(7)
-    socket = Socket()
-    pump = asyncio.create_task(feed.pump(watch, socket.send))
-    for message in source.commit(7, 5):
+async def test_a_message_after_a_quiet_spell_goes_at_once_and_a_burst_is_coalesced() -> None:
+    source, sink = Source(), Sink(7)
+    feed = gateway(source, sink, tick=0.2)
+    feed.dispatch(source.commit(7, 1)[0])
+    await settle(lambda: sink.seqs(7) == [1])  # not held back for a tick
+    for message in source.commit(7, 4):  # a burst within the tick after it
         feed.dispatch(message)
-    await settle(lambda: len(socket.seqs) == 5)
-    pump.cancel()
-    assert socket.seqs == [1, 2, 3, 4, 5]
-    assert len(socket.frames) == 1
-    assert watch.last_seq == 5
+    await asyncio.sleep(0.05)
+    assert sink.seqs(7) == [1]
+    await settle(lambda: sink.seqs(7) == [1, 2, 3, 4, 5])
+    assert [len(frame) for frame in sink.frames[7]] == [1, 4]
 
 
-async def test_messages_at_or_below_the_snapshot_sequence_are_not_sent_again() -> None:
-    source = Source()
-    feed = gateway(source, tick=0)
-    source.commit(3, 4)
-    watch = feed.watch(3)
-    watch.last_seq = 4  # the snapshot the connection was served
-    socket = Socket()
-    pump = asyncio.create_task(feed.pump(watch, socket.send))
+async def test_duplicates_from_a_republish_are_not_sent_again() -> None:
+    source, sink = Source(), Sink(3)
+    feed = gateway(source, sink, tick=0)
+    for message in source.commit(3, 2):
+        feed.dispatch(message)
     for message in source.events[3]:
-        feed.dispatch(message)  # a republish after an outage
-    new = source.commit(3, 1)
-    feed.dispatch(new[0])
-    await settle(lambda: socket.seqs == [5])
-    pump.cancel()
-    assert socket.seqs == [5]
+        feed.dispatch(message)  # the publisher resends after an outage
+    feed.dispatch(source.commit(3, 1)[0])
+    await settle(lambda: sink.seqs(3) == [1, 2, 3])
+    await asyncio.sleep(0.02)
+    assert sink.seqs(3) == [1, 2, 3]
 
 
-async def test_a_gap_is_filled_from_the_database_once_for_all_watchers() -> None:
-    source = Source()
-    feed = gateway(source, tick=0)
-    watches = [feed.watch(1) for _ in range(3)]
-    sockets = [Socket() for _ in watches]
-    pumps = [asyncio.create_task(feed.pump(w, s.send)) for w, s in zip(watches, sockets, strict=True)]
-    first = source.commit(1, 1)
-    feed.dispatch(first[0])
+async def test_a_gap_is_filled_from_the_database_once() -> None:
+    source, sink = Source(), Sink(1)
+    feed = gateway(source, sink, tick=0)
+    feed.dispatch(source.commit(1, 1)[0])
     lost = source.commit(1, 3)  # 2, 3, 4 never arrive through Redis
     late = source.commit(1, 1)
     assert [m["seq"] for m in lost] == [2, 3, 4]
     feed.dispatch(late[0])
-    await settle(lambda: all(s.seqs == [1, 2, 3, 4, 5] for s in sockets))
-    for pump in pumps:
-        pump.cancel()
+    await settle(lambda: sink.seqs(1) == [1, 2, 3, 4, 5])
     assert source.calls == [(1, 1)]
 
 
-async def test_a_watcher_that_falls_too_far_behind_is_dropped_and_others_carry_on() -> None:
-    source = Source()
-    feed = gateway(source, tick=0, max_pending=10)
-    slow_watch, fast_watch = feed.watch(2), feed.watch(2)
-    fast = Socket()
-    fast_pump = asyncio.create_task(feed.pump(fast_watch, fast.send))
-    for message in source.commit(2, 11):
-        feed.dispatch(message)  # the slow watcher's pump is not even running: 11 > 10 queued
-        await asyncio.sleep(0.002)  # while the fast one keeps up
-    with pytest.raises(SlowClient):
-        await feed.pump(slow_watch, Socket().send)
-    await settle(lambda: len(fast.seqs) == 11)
-    fast_pump.cancel()
-    assert fast.seqs == list(range(1, 12))
+async def test_a_gap_seen_while_filling_is_filled_after_it() -> None:
+    source, sink = Source(), Sink(1)
+    feed = gateway(source, sink, tick=0)
+    feed.dispatch(source.commit(1, 1)[0])
+    source.commit(1, 1)
+    feed.dispatch(source.commit(1, 1)[0])  # seq 3: 2 is missing, a fill starts
+    source.commit(1, 1)
+    feed.dispatch(source.commit(1, 1)[0])  # seq 5 while that fill runs
+    await settle(lambda: sink.seqs(1) == [1, 2, 3, 4, 5])
+    assert source.calls[0] == (1, 1) and len(source.calls) <= 2
 
 
-async def test_a_socket_that_does_not_take_a_frame_in_time_is_dropped() -> None:
-    source = Source()
-    feed = gateway(source, tick=0, send_timeout=0.05)
-    watch = feed.watch(4)
+async def test_lots_nobody_watches_are_tracked_but_not_encoded() -> None:
+    source, sink = Source(), Sink()
+    feed = gateway(source, sink, tick=0)
+    for message in source.commit(4, 3):
+        feed.dispatch(message)
+    assert feed.last_seq(4) == 3
+    sink.lots.add(4)  # someone starts watching after a snapshot at seq 3
+    feed.note_watching(4, 3)
     feed.dispatch(source.commit(4, 1)[0])
-    with pytest.raises(SlowClient):
-        await feed.pump(watch, Socket(delay=1.0).send)
+    await settle(lambda: sink.seqs(4) == [4])
+    assert source.calls == []
 
 
 async def test_without_redis_the_gateway_polls_the_database_for_watched_lots() -> None:
-    source = Source()
-    feed = gateway(source, tick=0, poll_interval=0.02)
-    watch = feed.watch(9)
-    socket = Socket()
+    source, sink = Source(), Sink(9)
+    feed = gateway(source, sink, tick=0, poll_interval=0.02)
+    feed.note_watching(9, 0)
     await feed.start()
-    pump = asyncio.create_task(feed.pump(watch, socket.send))
     try:
         source.commit(9, 2)
-        await settle(lambda: socket.seqs == [1, 2])
+        await settle(lambda: sink.seqs(9) == [1, 2])
         source.commit(9, 1)
-        await settle(lambda: socket.seqs == [1, 2, 3])
+        await settle(lambda: sink.seqs(9) == [1, 2, 3])
         assert not feed.redis_connected
     finally:
-        pump.cancel()
         await feed.stop()
-
-
-async def test_unwatching_forgets_the_connection() -> None:
-    feed = gateway(Source())
-    watch = feed.watch(5)
-    assert feed.watcher_count(5) == 1 and feed.watcher_count() == 1
-    feed.unwatch(watch)
-    feed.unwatch(watch)
-    assert feed.watcher_count() == 0

@@ -61,6 +61,18 @@ def with_local_times(room: dict[str, Any]) -> dict[str, Any]:
             "scheduled_end_local": _local(room["scheduled_end"])}
 
 
+def feed_url(request: Request[Any, Any, Any]) -> str:
+    """Where this page's script opens the lot websocket (web/feed.py runs on its own port)."""
+    configured: str | None = request.app.state.feed_url
+    if configured:
+        return configured.rstrip("/")
+    scheme = "wss" if request.url.scheme == "https" else "ws"
+    host = request.url.hostname or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{request.app.state.feed_port}"
+
+
 def spec_from_form(form: dict[str, str]) -> AuctionSpec:
     errors: dict[str, str] = {}
     start_price = parse_money(errors, "start_price", form.get("start_price", ""))
@@ -93,7 +105,7 @@ class AuctionPages(Controller):
     async def room(self, request: Request[Any, Any, Any], auction_id: FromPath[int]) -> Template:
         room = with_local_times(await services(request).auctions.room(auction_id, viewer(request)))
         t = translator(request)
-        return await render(request, "auction_room.html", room=room,
+        return await render(request, "auction_room.html", room=room, feed_url=feed_url(request),
                             room_text={key: t(key) for key in ROOM_TEXT})
 
     # operators ------------------------------------------------------------------------

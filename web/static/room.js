@@ -182,8 +182,7 @@
   }
 
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + "/ws/lots/" + lot);
+    socket = new WebSocket(root.dataset.feed + "/ws/lots/" + lot);
     socket.onopen = () => {
       backoff = 500;
       $("conn-state").hidden = true;

@@ -1,0 +1,302 @@
+"""Fan-out benchmark: many websocket watchers of one lot while bids arrive at a steady rate.
+
+It starts embedded PostgreSQL and Redis in a temporary directory and the exchange itself
+as a separate process (`exchange run`), sets up a lot through the public API, connects the
+watchers from this process, then places bids over HTTP at `--rate` per second for
+`--duration` seconds. Latency is measured per (watcher, bid): from the moment the
+sequencer applied the bid (the event's `at`, just before its commit) to the moment the
+watcher's socket handed the frame to this process. Both clocks are this machine's.
+Frames are parsed only after the run, so parsing does not delay the receipt times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
+
+PASSWORD = "bench-password-2026"  # noqa: S105 - the benchmark's own throwaway accounts
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def raise_file_limit(wanted: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(max(soft, wanted), hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+@asynccontextmanager
+async def exchange_process(workdir: Path) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """Embedded PostgreSQL + Redis and `exchange run` on them; yields the base URL and the environment."""
+    postgres = EmbeddedPostgres(workdir / "postgres")
+    redis = EmbeddedRedis(workdir / "redis", persistent=False)
+    database_url, redis_url = postgres.start(), redis.start()
+    port = _free_port()
+    env = os.environ | {
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "EXCHANGE_VAR_DIR": str(workdir / "var"),
+        "EXCHANGE_LOAD_DEMO": "0", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(_free_port()),
+    }
+    log = (workdir / "exchange.log").open("w")
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
+        [sys.executable, "-m", "exchange.cli", "run", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if (await http.get(f"{url}/healthz", timeout=1)).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the exchange did not start; see " + str(workdir / "exchange.log"))
+                await asyncio.sleep(0.2)
+        yield url, env
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        redis.stop()
+        postgres.stop()
+
+
+async def _token(http: httpx.AsyncClient, email: str) -> dict[str, str]:
+    response = await http.post("/api/tokens", json={"email": email, "password": PASSWORD, "name": "bench"})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def set_up_lot(url: str, env: dict[str, str], bidders: int) -> tuple[int, list[dict[str, str]]]:
+    """An announced listing, an auction opening in 2 s, `bidders` approved investors with tokens."""
+    subprocess.run(  # noqa: ASYNC221 - set-up, before any timing
+        [sys.executable, "-m", "exchange.cli", "operator", "create", "--email", "ops@bench.test", "--name", "Bench"],
+        env=env | {"EXCHANGE_OPERATOR_PASSWORD": PASSWORD}, check=True, capture_output=True,
+    )
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        operator = await _token(http, "ops@bench.test")
+        (await http.post("/api/accounts", json={"role": "institution", "email": "tto@bench.test",
+                                                "password": PASSWORD, "display_name": "Bench University"})).raise_for_status()
+        seller = await _token(http, "tto@bench.test")
+        achievement = await http.post("/api/achievements/", headers=seller, json={
+            "title": "Benchmark achievement", "summary": "A lot for the fan-out benchmark.", "field": "information_technology",
+            "kind": "software", "funding_source": "public", "programme": "Benchmark programme",
+            "maturity": "prototype"})
+        if achievement.status_code != 201:
+            raise RuntimeError(f"recording the benchmark achievement failed: {achievement.text}")
+        listing = await http.post("/api/listings/", headers=seller, json={
+            "achievement_id": achievement.json()["id"], "listing_price": 1_000_000,
+            "terms": "Benchmark terms.", "bidder_conditions": "Benchmark conditions."})
+        listing.raise_for_status()
+        listing_id = listing.json()["id"]
+        (await http.post(f"/api/listings/{listing_id}/review", headers=operator,
+                         json={"decision": "approve"})).raise_for_status()
+        opens = datetime.now(UTC) + timedelta(seconds=2)
+        auction = await http.post("/api/auctions/", headers=operator, json={
+            "listing_id": listing_id, "start_price": 1_000_000, "increment": 100,
+            "opens_at": opens.isoformat(), "scheduled_end": (opens + timedelta(hours=1)).isoformat(),
+            "quiet_period_s": 300})
+        auction.raise_for_status()
+        auction_id: int = auction.json()["auction_id"]
+        tokens = []
+        for i in range(bidders):
+            email = f"bidder{i}@bench.test"
+            registered = await http.post("/api/accounts", json={"role": "investor", "email": email,
+                                                               "password": PASSWORD, "display_name": f"Bidder {i}"})
+            registered.raise_for_status()
+            (await http.post(f"/api/auctions/{auction_id}/bidders", headers=operator,
+                             json={"investor_id": registered.json()["id"]})).raise_for_status()
+            tokens.append(await _token(http, email))
+        while (await http.get(f"/api/auctions/{auction_id}")).json()["phase"] != "free":  # noqa: ASYNC110 - polling the server
+            await asyncio.sleep(0.2)
+    return auction_id, tokens
+
+
+class Watcher(asyncio.Protocol):
+    """A bare websocket client: timestamps each frame as its bytes arrive; parsing comes later.
+
+    Thousands of these in one process must cost far less than the server they measure,
+    so there is no task per connection, only this callback; pings are answered.
+    """
+
+    def __init__(self, host: str, path: str) -> None:
+        self.host, self.path = host, path
+        self.frames: list[tuple[float, bytes]] = []
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed_early = False
+        self.stopping = False
+        self._buffer = bytearray()
+        self._open = False
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write((f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
+                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        self._buffer += data
+        if not self._open:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self._buffer.startswith(b"HTTP/1.1 101"):
+                if not self.ready.done():
+                    self.ready.set_exception(RuntimeError(bytes(self._buffer[:80]).decode(errors="replace")))
+                return
+            del self._buffer[: end + 4]
+            self._open = True
+        while len(self._buffer) >= 2:
+            opcode, length, start = self._buffer[0] & 0x0F, self._buffer[1] & 0x7F, 2
+            if length == 126:
+                if len(self._buffer) < 4:
+                    return
+                length, start = int.from_bytes(self._buffer[2:4], "big"), 4
+            elif length == 127:
+                if len(self._buffer) < 10:
+                    return
+                length, start = int.from_bytes(self._buffer[2:10], "big"), 10
+            if len(self._buffer) < start + length:
+                return
+            payload = bytes(self._buffer[start: start + length])
+            del self._buffer[: start + length]
+            if opcode == 0x1:
+                if not self.ready.done():
+                    self.ready.set_result(None)  # the snapshot
+                else:
+                    self.frames.append((now, payload))
+            elif opcode == 0x9 and self._transport is not None:
+                mask = os.urandom(4)
+                masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                self._transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + masked)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed_early = not self.stopping
+        if not self.ready.done():
+            self.ready.set_exception(RuntimeError("connection lost before the snapshot"))
+
+    def close(self) -> None:
+        self.stopping = True
+        if self._transport is not None:
+            self._transport.close()
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]
+
+
+async def run_fanout(watchers: int, rate: float, duration: float, connect_rate: int = 500) -> dict[str, Any]:
+    raise_file_limit(2 * watchers + 200)
+    with tempfile.TemporaryDirectory(prefix="exchange-bench-") as tmp:
+        workdir = Path(tmp)
+        async with exchange_process(workdir) as (url, env):
+            auction_id, tokens = await set_up_lot(url, env, bidders=2)
+            host, port = "127.0.0.1", env["EXCHANGE_FEED_PORT"]
+            loop = asyncio.get_running_loop()
+            states: list[Watcher] = []
+            connect_started = time.perf_counter()
+            for i in range(watchers):
+                _, protocol = await loop.create_connection(
+                    lambda: Watcher(f"{host}:{port}", f"/ws/lots/{auction_id}"), host, int(port))
+                states.append(protocol)
+                if (i + 1) % connect_rate == 0:
+                    await asyncio.wait_for(asyncio.gather(*(w.ready for w in states)), 120)
+            await asyncio.wait_for(asyncio.gather(*(w.ready for w in states)), 120)
+            connect_s = time.perf_counter() - connect_started
+            await asyncio.sleep(1.0)
+            errors = 0
+            sent: list[int] = []
+            async with httpx.AsyncClient(base_url=url, timeout=30,
+                                         limits=httpx.Limits(max_connections=100)) as http:
+                interval = 1.0 / rate
+                total = int(rate * duration)
+                price = 1_000_000
+
+                async def place(n: int, amount: int) -> int | None:
+                    response = await http.post(f"/api/lots/{auction_id}/bids", json={"amount": amount},
+                                               headers=tokens[n % 2] | {"Idempotency-Key": f"fan-{n}"})
+                    return int(response.json()["seq"]) if response.status_code == 201 else None
+
+                # An open loop: each bid leaves at its intended time whether or not the last one was answered.
+                start = time.perf_counter()
+                bids = []
+                for n in range(total):
+                    delay = start + n * interval - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    bids.append(asyncio.create_task(place(n, price + n * 100)))
+                answers = await asyncio.gather(*bids)
+                elapsed = time.perf_counter() - start
+                sent = [seq for seq in answers if seq is not None]
+                errors = len(answers) - len(sent)
+                achieved_rate = len(sent) / elapsed
+            await asyncio.sleep(2.0)  # let the last frames arrive
+            for state in states:
+                state.close()
+    wanted = set(sent)
+    latencies: list[float] = []
+    received = 0
+    for state in states:
+        for received_at, raw in state.frames:
+            frame = json.loads(raw)
+            for event in frame.get("events", ()):
+                if event.get("type") == "bid" and event["seq"] in wanted:
+                    received += 1
+                    at = datetime.fromisoformat(event["at"]).timestamp()
+                    latencies.append((received_at - at) * 1000)
+    latencies.sort()
+    return {
+        "benchmark": "fanout",
+        "watchers": watchers,
+        "offered_bids_per_s": rate,
+        "achieved_bids_per_s": round(achieved_rate, 2),
+        "bids": len(sent),
+        "bid_errors": errors,
+        "deliveries_expected": len(sent) * watchers,
+        "deliveries_received": received,
+        "watchers_dropped": sum(1 for s in states if s.closed_early),
+        "connect_s": round(connect_s, 2),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p90_ms": round(percentile(latencies, 90), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "max_ms": round(latencies[-1], 2) if latencies else None,
+        "latency_from": "sequencer apply time of the bid (event 'at', just before its commit) to receipt by the watcher",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "note": "server (exchange run) and all watchers share this machine",
+    }
