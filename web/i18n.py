@@ -245,6 +245,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "auction.outbid": ("您已被超越", "You have been outbid"),
     "auction.accepted": ("出价成功：{amount}", "Bid accepted: {amount}"),
     "auction.rejected": ("出价未被接受：{reason}", "Bid not accepted: {reason}"),
+    "auction.you_won": ("恭喜，您已竞得", "You won this auction"),
+    "auction.you_lost": ("本场未竞得", "You did not win this auction"),
     "auction.proxy_set": ("代理出价已设置，最高 {amount}", "Proxy bid set: up to {amount}"),
     "auction.sending": ("提交中…", "Sending…"),
     "auction.sold": ("成交：竞买号 {code}，成交价 {price}", "Sold to {code} at {price}"),

@@ -113,6 +113,8 @@ async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
     await expect(watcher.locator("#result")).to_contain_text("A001")
     await expect(b.locator("#bid-panel")).to_be_hidden()
     await expect(a.locator("#countdown-label")).to_have_text("Closed")
+    await expect(a.locator("#standing")).to_have_text("You won this auction")
+    await expect(b.locator("#standing")).to_have_text("You did not win this auction")
     await a.screenshot(path="test-results/auction-room-en.png", full_page=True)
     await watcher.screenshot(path="test-results/auction-room-zh.png", full_page=True)
 

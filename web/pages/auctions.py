@@ -46,6 +46,7 @@ ROOM_TEXT = (
     "auction.phase.closed", "auction.auto", "auction.you_lead", "auction.outbid", "auction.accepted",
     "auction.rejected", "auction.sending", "auction.sold", "auction.unsold", "auction.your_max",
     "auction.bad_amount", "auction.reconnecting", "auction.proxy_set",
+    "auction.you_won", "auction.you_lost",
 )
 
 

@@ -60,7 +60,11 @@
     if ($("bidder-count")) $("bidder-count").textContent = room.bidder_count;
     const standing = $("standing");
     const me = room.you;
-    if (me && room.leader) {
+    if (me && room.phase === "closed" && room.result) {
+      const won = room.result.sold && room.result.winner === me.code;
+      standing.textContent = won ? t("auction.you_won") : (me.bid || wasLeading ? t("auction.you_lost") : "");
+      standing.className = "standing " + (won ? "lead" : "outbid");
+    } else if (me && room.leader) {
       const leading = room.leader === me.code;
       if (!leading && wasLeading === null) wasLeading = me.you_lead;
       standing.textContent = leading ? t("auction.you_lead") : (wasLeading || me.bid ? t("auction.outbid") : "");
