@@ -45,6 +45,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/exchange bench core --json
+	$(BIN)/exchange bench hotlot --json
+	$(BIN)/exchange bench fanout --watchers 1000 --json
+	$(BIN)/exchange bench fanout --watchers 5000 --json
 
 clean-var:
 	rm -rf var
