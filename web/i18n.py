@@ -207,6 +207,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "auction.opens_at": ("开始时间", "Opens"),
     "auction.start_price": ("起拍价", "Start price"),
     "auction.increment": ("加价幅度", "Increment"),
+    "auction.increment_table": ("阶梯加价幅度", "Increment table"),
+    "auction.increment_table_hint": ("每行一档：起始价，加价幅度（元）。填写后取代上面的固定加价幅度。", "One band per line: the price it starts at, its increment (in yuan). When given, it replaces the fixed increment above."),
     "auction.reserve": ("保留价", "Reserve"),
     "auction.reserve_yes": ("有保留价（不公开）", "Yes (not disclosed)"),
     "auction.reserve_no": ("无保留价", "None"),

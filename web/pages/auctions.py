@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,13 +12,14 @@ from litestar.response import Redirect, Template
 
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Role
-from exchange.auctions.types import DEFAULT_QUIET_PERIOD_S, AuctionSpec
+from exchange.auctions.types import DEFAULT_QUIET_PERIOD_S, AuctionSpec, IncrementStep
 from exchange.errors import ExchangeError, ValidationFailed
 from web.context import services, viewer
 from web.i18n import SHANGHAI, format_time, translator
 from web.pages.common import parse_money, read_form, redirect_with_flash, render
 
 _LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+_BAND_SEPARATOR = re.compile(r"\s*[;；，、]\s*|,\s+|\s+")
 
 
 def parse_local_time(errors: dict[str, str], field: str, raw: str, *, required: bool = True) -> datetime | None:
@@ -77,7 +79,8 @@ def feed_url(request: Request[Any, Any, Any]) -> str:
 def spec_from_form(form: dict[str, str]) -> AuctionSpec:
     errors: dict[str, str] = {}
     start_price = parse_money(errors, "start_price", form.get("start_price", ""))
-    increment = parse_money(errors, "increment", form.get("increment", ""))
+    table = parse_increment_table(errors, form.get("increment_table", ""))
+    increment = parse_money(errors, "increment", form.get("increment", ""), required=not table)
     reserve = parse_money(errors, "reserve", form.get("reserve", ""), required=False)
     opens_at = parse_local_time(errors, "opens_at", form.get("opens_at", ""))
     scheduled_end = parse_local_time(errors, "scheduled_end", form.get("scheduled_end", ""))
@@ -88,9 +91,30 @@ def spec_from_form(form: dict[str, str]) -> AuctionSpec:
         errors["quiet_period_s"] = "must be a whole number of seconds"
     if errors:
         raise ValidationFailed("some fields are not valid", field_errors=errors)
-    assert start_price is not None and increment is not None and opens_at and scheduled_end and quiet
-    return AuctionSpec(start_price=start_price, increment=increment, reserve=reserve, opens_at=opens_at,
-                       scheduled_end=scheduled_end, hard_cap=hard_cap, quiet_period_s=quiet)
+    assert start_price is not None and opens_at and scheduled_end and quiet
+    return AuctionSpec(start_price=start_price, increment=increment, increment_table=table or None, reserve=reserve,
+                       opens_at=opens_at, scheduled_end=scheduled_end, hard_cap=hard_cap, quiet_period_s=quiet)
+
+
+def parse_increment_table(errors: dict[str, str], raw: str) -> list[IncrementStep]:
+    """Lines of "from price, increment" in yuan, e.g. "0, 1000" then "1000000, 5000"."""
+    bands: list[IncrementStep] = []
+    for number, line in enumerate(raw.strip().splitlines(), start=1):
+        if not line.strip():
+            continue
+        # "0, 1000" or "0 1000" or "0；1000": a comma followed by a space separates, "1,000,000" does not
+        parts = [p for p in _BAND_SEPARATOR.split(line.strip()) if p]
+        if len(parts) != 2:
+            errors["increment_table"] = f"line {number}: write the price the band starts at and its increment"
+            return []
+        line_errors: dict[str, str] = {}
+        start = parse_money(line_errors, "from", parts[0])
+        step = parse_money(line_errors, "step", parts[1])
+        if line_errors or start is None or step is None:
+            errors["increment_table"] = f"line {number}: " + "; ".join(line_errors.values())
+            return []
+        bands.append(IncrementStep(from_price=start, step=step))
+    return bands
 
 
 class AuctionPages(Controller):

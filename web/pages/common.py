@@ -14,7 +14,7 @@ from web.i18n import format_date, format_money, format_time, translator
 MAX_FORM_FIELDS = 100
 _DIGITS = re.compile(r"[0-9]+")
 # Chinese input methods type full-width digits and separators; they mean the ASCII ones.
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９，．　", "0123456789,. ")
+FULL_WIDTH = str.maketrans("０１２３４５６７８９，．　", "0123456789,. ")
 
 
 def page_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -68,7 +68,7 @@ async def redirect_with_flash(request: Request[Any, Any, Any], to: str, message:
 
 def parse_money(errors: dict[str, str], field: str, raw: str, *, required: bool = True) -> int | None:
     """A typed amount in yuan (or dollars…) into minor units, refusing anything ambiguous."""
-    cleaned = raw.translate(_FULL_WIDTH).strip().replace(",", "").replace(" ", "")
+    cleaned = raw.translate(FULL_WIDTH).strip().replace(",", "").replace(" ", "")
     if not cleaned:
         if required:
             errors[field] = "is required"
