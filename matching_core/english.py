@@ -173,8 +173,9 @@ class EnglishBook:
         close_at = self._close_at
         last_at = self._last_at
         bids = self._bids
+        cmd_admit, cmd_proxy, ev_bid, ok, max_amount = CMD_ADMIT, CMD_PROXY, EV_BID, OK, MAX_AMOUNT
         for kind, bidder, amount, now in commands:
-            if kind >= CMD_ADMIT:
+            if kind >= cmd_admit:
                 self._price, self._leader, self._lmax = price, leader, lmax
                 self._close_at, self._last_at, self._bids = close_at, last_at, bids
                 push(self._admit(bidder, now, emit) if kind == CMD_ADMIT else self._tick(now, emit))
@@ -183,7 +184,7 @@ class EnglishBook:
             if not (last_at <= now < close_at and now >= opens_at):
                 push(_STALE if now < last_at else _CLOSED if now >= close_at else _NOT_OPEN)
                 continue
-            if type_(amount) is not int_ or not 0 < amount <= MAX_AMOUNT:
+            if type_(amount) is not int_ or not 0 < amount <= max_amount:
                 push(_INVALID_AMOUNT)
                 continue
             if bidder not in bidders:
@@ -198,10 +199,10 @@ class EnglishBook:
                 else:
                     band = bisect(bounds, price)
                     band_lo = bounds[band - 1]
-                    band_hi = bounds[band] if band < len(bounds) else MAX_AMOUNT + 1
+                    band_hi = bounds[band] if band < len(bounds) else max_amount + 1
                     step = band_step = steps[band - 1]
                 if bidder == leader:
-                    if kind != CMD_PROXY:
+                    if kind != cmd_proxy:
                         push(_LEADING)
                         continue
                     if amount <= lmax:
@@ -222,7 +223,7 @@ class EnglishBook:
                         # the leader's earlier maximum covers it: time priority
                         price = amount
                     else:
-                        if kind == CMD_PROXY:
+                        if kind == cmd_proxy:
                             price += ((lmax - price) // step + 1) * step
                         else:
                             price = amount
@@ -237,7 +238,7 @@ class EnglishBook:
                 if (amount - start) % step:
                     push(_NOT_WHOLE)
                     continue
-                price = start if kind == CMD_PROXY else amount
+                price = start if kind == cmd_proxy else amount
                 leader = bidder
                 lmax = amount
             if price < reserve <= lmax:
@@ -248,8 +249,8 @@ class EnglishBook:
             extended = now + quiet
             if extended > close_at:
                 close_at = extended if extended < cap else cap
-            emit((EV_BID, bidder, amount, kind == CMD_PROXY, now, leader, price, lmax, close_at))
-            push(OK)
+            emit((ev_bid, bidder, amount, kind == cmd_proxy, now, leader, price, lmax, close_at))
+            push(ok)
         self._price, self._leader, self._lmax = price, leader, lmax
         self._close_at, self._last_at, self._bids = close_at, last_at, bids
         return codes
