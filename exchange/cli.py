@@ -8,6 +8,7 @@ import getpass
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -65,7 +66,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             await services.auctions.stop()
         return 0
 
+    # SIGTERM (a service manager, `kill`) stops the exchange as Ctrl-C does: uvicorn shuts down,
+    # then re-raises the signal, which lands here and unwinds through every cleanup, so the
+    # embedded PostgreSQL and Redis are stopped too.
+    signal.signal(signal.SIGTERM, _terminate)
     return _run_with_services(settings, serve)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -190,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("EXCHANGE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request of our own clients
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
