@@ -52,6 +52,8 @@ def problem(
 
 def exchange_error(request: Request[Any, Any, Any], exc: ExchangeError) -> Response[Any]:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if exc.status == 503:
+        headers = {"Retry-After": "1"}  # the engine could not record it this time; the same request may be retried
     return problem(request, status=exc.status, title=exc.title, detail=exc.detail, code=exc.code,
                    errors=exc.field_errors, headers=headers)
 
