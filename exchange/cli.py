@@ -114,40 +114,33 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     return _run_with_services(Settings.from_env(), load)
 
 
+def _report(result: dict[str, Any], as_json: bool) -> int:
+    """A benchmark's figures: one JSON object, or one aligned line per figure."""
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            print(f"{key:>32}: {value}")
+    return 0
+
+
 def cmd_bench_core(args: argparse.Namespace) -> int:
     from exchange.bench.core import run_core_bench
 
-    result = run_core_bench(seed=args.seed, bids=args.bids)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>28}: {value}")
-    return 0
+    return _report(run_core_bench(seed=args.seed, bids=args.bids), args.json)
 
 
 def cmd_bench_fanout(args: argparse.Namespace) -> int:
     from exchange.bench.fanout import run_fanout
 
-    result = asyncio.run(run_fanout(args.watchers, args.rate, args.duration))
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-    else:
-        for key, value in result.items():
-            print(f"{key:>24}: {value}")
-    return 0
+    return _report(asyncio.run(run_fanout(args.watchers, args.rate, args.duration)), args.json)
 
 
 def cmd_bench_hotlot(args: argparse.Namespace) -> int:
     from exchange.bench.hotlot import run_hotlot_bench
 
-    result = run_hotlot_bench(seconds=args.seconds, bidders=args.bidders, concurrency=args.concurrency)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>28}: {value}")
-    return 0
+    return _report(run_hotlot_bench(seconds=args.seconds, bidders=args.bidders, concurrency=args.concurrency),
+                   args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
