@@ -66,6 +66,12 @@ async def get(conn: Conn, auction_id: int) -> asyncpg.Record | None:
     return row
 
 
+async def sold_before(conn: Conn, listing_id: int) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM auctions WHERE listing_id = $1 AND sold)", listing_id)
+    return found
+
+
 async def live(conn: Conn) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {COLUMNS} FROM {FROM} WHERE a.status <> 'closed' ORDER BY a.id"

@@ -207,6 +207,8 @@ class AuctionService:
                 raise Conflict(f"this listing is {listing.status.value}; only an announced listing can be auctioned")
             if listing.competitive_method != CompetitiveMethod.ENGLISH_AUCTION:
                 raise Conflict("this listing is sold by another method than an English auction")
+            if await repo.sold_before(conn, listing_id):
+                raise Conflict("this listing has already been sold at auction")
             try:
                 auction_id = await repo.insert(conn, {
                     "listing_id": listing_id, "currency": listing.currency,

@@ -273,6 +273,8 @@ async def test_a_bid_in_the_timed_rounds_extends_the_close_which_never_comes_ear
     async with services.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT closed_at, next_deadline FROM auctions WHERE id = $1", auction_id)
     assert row["closed_at"] == close_at and row["next_deadline"] is None
+    with pytest.raises(Conflict, match="already been sold"):  # a sold lot is not auctioned again
+        await engine.schedule(parties.operator, parties.listing_id, spec(clock.now()))
 
 
 async def test_a_close_due_while_the_engine_was_down_is_applied_on_start_at_its_close_time(

@@ -7,9 +7,11 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 from litestar.response import Template
 
+from exchange.accounts.types import Role
 from exchange.achievements.types import FIELDS, FundingSource, Kind
 from exchange.catalogue.service import PHASES, CatalogueQuery
 from exchange.errors import ValidationFailed
+from exchange.listings.types import CompetitiveMethod, ListingStatus
 from web.context import services, viewer
 from web.pages.common import parse_int, parse_money, render
 
@@ -49,4 +51,11 @@ class CataloguePages(Controller):
         listing = await services(request).listings.get_for(viewer(request), listing_id)
         reviews = await services(request).listings.reviews(viewer(request), listing_id)
         auctions = await services(request).auctions.list_auctions(listing_id=listing_id)
-        return await render(request, "listing.html", listing=listing, reviews=reviews, auctions=auctions)
+        account = viewer(request)
+        can_schedule = (
+            account is not None and account.role == Role.OPERATOR and listing.status == ListingStatus.ANNOUNCED
+            and listing.competitive_method == CompetitiveMethod.ENGLISH_AUCTION
+            and all(a["status"] == "closed" and not (a["result"] or {}).get("sold") for a in auctions)
+        )
+        return await render(request, "listing.html", listing=listing, reviews=reviews, auctions=auctions,
+                            can_schedule=can_schedule)
