@@ -23,7 +23,7 @@ def test_a_fixed_increment_form_becomes_a_spec_in_minor_units_and_utc() -> None:
 
 
 def test_an_increment_table_replaces_the_fixed_increment() -> None:
-    spec = spec_from_form(FORM | {"increment": "", "increment_table": "0, 1000\n1,000,000；5,000\n\n5000000 10000"})
+    spec = spec_from_form(FORM | {"increment_table": "0, 1000\n1,000,000；5,000\n\n5000000 10000"})
     assert spec.increment is None
     assert spec.increment_table == [IncrementStep(0, 100_000), IncrementStep(100_000_000, 500_000),
                                     IncrementStep(500_000_000, 1_000_000)]

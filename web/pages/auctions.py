@@ -80,7 +80,8 @@ def spec_from_form(form: dict[str, str]) -> AuctionSpec:
     errors: dict[str, str] = {}
     start_price = parse_money(errors, "start_price", form.get("start_price", ""))
     table = parse_increment_table(errors, form.get("increment_table", ""))
-    increment = parse_money(errors, "increment", form.get("increment", ""), required=not table)
+    # a table, when given, replaces the fixed increment (the form says so)
+    increment = None if table else parse_money(errors, "increment", form.get("increment", ""))
     reserve = parse_money(errors, "reserve", form.get("reserve", ""), required=False)
     opens_at = parse_local_time(errors, "opens_at", form.get("opens_at", ""))
     scheduled_end = parse_local_time(errors, "scheduled_end", form.get("scheduled_end", ""))
