@@ -153,8 +153,6 @@ class EnglishBook:
         codes: list[int] = []
         push = codes.append
         emit = out.append
-        int_ = int
-        type_ = type
         bisect = bisect_right
         bidders = self._bidders
         start = self._start
@@ -184,7 +182,7 @@ class EnglishBook:
             if not (last_at <= now < close_at and now >= opens_at):
                 push(_STALE if now < last_at else _CLOSED if now >= close_at else _NOT_OPEN)
                 continue
-            if type_(amount) is not int_ or not 0 < amount <= max_amount:
+            if not 0 < amount <= max_amount:
                 push(_INVALID_AMOUNT)
                 continue
             if bidder not in bidders:

@@ -128,11 +128,17 @@ RawEvent: TypeAlias = tuple[Any, ...]
 """(EV_*, *fields of the matching event in declaration order)."""
 
 
+def _money(value: object) -> int:
+    """The amount for the batch path, which range-checks but does not type-check: anything
+    but an int (a bool, a float, a string) becomes -1, which it rejects as an invalid amount."""
+    return value if type(value) is int else -1
+
+
 def raw_command(command: EnglishCommand, now: int) -> RawCommand:
     if isinstance(command, PlaceBid):
-        return (CMD_BID, command.bidder, command.amount, now)
+        return (CMD_BID, command.bidder, _money(command.amount), now)
     if isinstance(command, PlaceProxyBid):
-        return (CMD_PROXY, command.bidder, command.max_amount, now)
+        return (CMD_PROXY, command.bidder, _money(command.max_amount), now)
     if isinstance(command, AdmitBidder):
         return (CMD_ADMIT, command.bidder, 0, now)
     return (CMD_TICK, "", 0, now)
