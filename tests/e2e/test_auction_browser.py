@@ -124,3 +124,18 @@ async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
     assert [row["amount"] for row in room["ladder"]] == [140_000, 130_000, 100_000]
     for page in (a, b, watcher):
         await page.context.close()
+
+
+async def test_the_demo_starts_with_an_auction_opening_within_minutes_for_both_demo_investors(
+    live_server: str,
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as api:
+        live = [a for a in (await api.get("/api/auctions/")).json() if a["status"] != "closed"]
+        assert len(live) == 1
+        demo = live[0]
+        opens = datetime.fromisoformat(demo["opens_at"])
+        assert opens - datetime.now(UTC) < timedelta(minutes=2)
+        assert demo["bidder_count"] == 2
+        for email, password in BIDDERS:
+            room = (await api.get(f"/api/auctions/{demo['auction_id']}", headers=await _token(api, email, password))).json()
+            assert room["you"]["code"] in ("A001", "A002")
