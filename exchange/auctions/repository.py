@@ -204,7 +204,8 @@ async def write_batch(conn: Conn, batch: BatchWrite) -> None:
 
 
 class PostgresBatchStore:
-    """The sequencer's own connection, kept between batches; dropped and replaced after an error.
+    """The sequencer's own connections (one writes, one looks up keys), kept between batches;
+    each dropped and replaced after an error.
 
     A batch is one statement, so it commits (synchronous_commit on: durably) or not at all.
     """
@@ -212,6 +213,7 @@ class PostgresBatchStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._conn: PoolConnectionProxy[asyncpg.Record] | None = None
+        self._read_conn: PoolConnectionProxy[asyncpg.Record] | None = None
 
     async def _connection(self) -> PoolConnectionProxy[asyncpg.Record]:
         if self._conn is None or self._conn.is_closed():
@@ -219,25 +221,38 @@ class PostgresBatchStore:
         return self._conn
 
     async def close(self) -> None:
+        """Both connections back to the pool (the sequencer has stopped)."""
+        read, self._read_conn = self._read_conn, None
+        if read is not None:
+            await self._release(read)
+        await self._close_writer()
+
+    async def _close_writer(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                await self._pool.release(conn, timeout=5)
-            except Exception as exc:  # a broken connection: the pool replaces it
-                log.warning("sequencer connection not released cleanly: %r", exc)
+            await self._release(conn)
+
+    async def _release(self, conn: PoolConnectionProxy[asyncpg.Record]) -> None:
+        try:
+            await self._pool.release(conn, timeout=5)
+        except Exception as exc:  # a broken connection: the pool replaces it
+            log.warning("sequencer connection not released cleanly: %r", exc)
 
     async def write(self, batch: BatchWrite) -> None:
         conn = await self._connection()
         try:
             await write_batch(conn, batch)
         except Exception:
-            await self.close()
+            await self._close_writer()
             raise
 
     async def answers(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], tuple[str, dict[str, Any]]]:
-        conn = await self._connection()
+        """On a connection of its own: the look-up runs while the writer commits."""
+        if self._read_conn is None or self._read_conn.is_closed():
+            self._read_conn = await self._pool.acquire()
         try:
-            return await find_requests(conn, keys)
+            return await find_requests(self._read_conn, keys)
         except Exception:
-            await self.close()
+            conn, self._read_conn = self._read_conn, None
+            await self._release(conn)
             raise

@@ -4,6 +4,13 @@ A batch is applied to the books in memory, written in ONE transaction (events, a
 bidders, idempotency answers, lot rows), and only then are the callers answered and the
 events handed to the feed. If the write fails, the touched books return to the state
 last committed and every caller of the batch gets a retryable error.
+
+In front of the writer, a second task looks up the idempotency keys that this process
+has not seen (answered before a restart, perhaps), one read per batch on a connection of
+its own, so that read overlaps the writer's commit instead of preceding it. A key read as
+absent is only ever written by this writer, so the answer stays true until the writer
+takes the key; should it not (a commit that failed but happened), the key's primary key
+refuses the second write and the batch is retried.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 2_000
 MAX_QUEUE = 50_000
 KEYS_REMEMBERED = 10_000
+ABSENT_REMEMBERED = 100_000
 RELOAD_TIMEOUT_S = 2.0
 
 
@@ -105,8 +113,14 @@ class Sequencer:
         self._reload = reload
         self._max_batch = max_batch
         self._lots: dict[int, Lot] = {}
+        self._intake: asyncio.Queue[Any] = asyncio.Queue()
+        """(command, future) pairs as submitted, for the key look-up stage."""
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        """Lists of (command, future) whose keys are known, for the writer."""
         self._task: asyncio.Task[None] | None = None
+        self._lookup_task: asyncio.Task[None] | None = None
+        self._absent: set[tuple[int, str]] = set()
+        """Keys read as not stored, not yet taken by the writer."""
         self._last_now = 0
         self._answers: OrderedDict[tuple[int, str], tuple[str, dict[str, Any]]] = OrderedDict()
         """Answers by (account id, key): recent ones in memory, older ones looked up per batch."""
@@ -151,37 +165,71 @@ class Sequencer:
     def start(self) -> None:
         if not self.running:
             self._task = asyncio.create_task(self._run(), name="auction-sequencer")
+            self._lookup_task = asyncio.create_task(self._look_up(), name="auction-key-lookup")
 
     async def stop(self) -> None:
         """Answers everything already queued, then stops."""
         task, self._task = self._task, None
+        lookup, self._lookup_task = self._lookup_task, None
         if task is None:
             return
-        self._queue.put_nowait(_STOP)
+        self._intake.put_nowait(_STOP)
+        if lookup is not None:
+            await lookup
         await task
 
     async def submit(self, command: Command) -> Any:
         if self._task is None or self._task.done():
             raise SequencerUnavailable("the auction engine is not running; try again shortly")
-        if self._queue.qsize() >= MAX_QUEUE:
+        if self._intake.qsize() + self._queue.qsize() >= MAX_QUEUE:
             raise SequencerUnavailable("the auction engine is busy; try again shortly")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((command, future))
+        self._intake.put_nowait((command, future))
         return await future
 
+    async def _look_up(self) -> None:
+        """Stage one: drain what was submitted, read the unknown keys once, hand it on."""
+        while True:
+            item = await self._intake.get()
+            batch: list[tuple[Command, asyncio.Future[Any]]] = []
+            stopping = item is _STOP
+            if not stopping:
+                batch.append(item)
+            while len(batch) < self._max_batch and not self._intake.empty():
+                item = self._intake.get_nowait()
+                if item is _STOP:
+                    stopping = True
+                else:
+                    batch.append(item)
+            if batch:
+                try:
+                    known = await self._recall(batch)
+                except Exception:  # a defect must not stop every lot of the process
+                    log.exception("looking up the keys of a batch failed unexpectedly")
+                    known = False
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
+                if known:
+                    self._queue.put_nowait(batch)
+            if stopping:
+                self._queue.put_nowait(_STOP)
+                return
+
     async def _run(self) -> None:
+        """Stage two, the writer: batches of commands whose keys are known."""
         while True:
             item = await self._queue.get()
             batch: list[tuple[Command, asyncio.Future[Any]]] = []
             stopping = item is _STOP
             if not stopping:
-                batch.append(item)
+                batch.extend(item)
             while len(batch) < self._max_batch and not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is _STOP:
                     stopping = True
                 else:
-                    batch.append(item)
+                    batch.extend(item)
             if batch:
                 try:
                     await self._process(batch)
@@ -201,9 +249,10 @@ class Sequencer:
 
     async def _recall(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> bool:
         """Loads the stored answers of keys not in memory: one read per batch, not per bid."""
-        unknown = [(c.account_id, c.key) for c, _ in batch
-                   if isinstance(c, PlaceBidRequest) and c.key is not None
-                   and (c.account_id, c.key) not in self._answers]
+        unknown = list(dict.fromkeys(
+            (c.account_id, c.key) for c, _ in batch
+            if isinstance(c, PlaceBidRequest) and c.key is not None
+            and (c.account_id, c.key) not in self._answers and (c.account_id, c.key) not in self._absent))
         if not unknown:
             return True
         try:
@@ -216,11 +265,12 @@ class Sequencer:
             return False
         for key, answer in found.items():
             self.remember(key[0], key[1], answer[0], answer[1])
+        if len(self._absent) > ABSENT_REMEMBERED:
+            self._absent.clear()  # only costs reads again
+        self._absent.update(key for key in unknown if key not in found)
         return True
 
     async def _process(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
-        if not await self._recall(batch):
-            return
         write = BatchWrite()
         touched: dict[int, Lot] = {}
         keys: list[tuple[int, str]] = []
@@ -307,6 +357,7 @@ class Sequencer:
         keys: list[tuple[int, str]],
     ) -> dict[str, Any]:
         if request.key is not None:
+            self._absent.discard((request.account_id, request.key))
             seen = self._answers.get((request.account_id, request.key))
             if seen is not None:
                 if seen[0] != request.request_hash:

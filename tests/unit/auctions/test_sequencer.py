@@ -228,3 +228,31 @@ async def test_keys_unknown_in_memory_are_looked_up_once_per_batch_and_replayed(
     with pytest.raises(Conflict):
         await sequencer.submit(bid(1, 1_200, key="old"))
     assert len(store.lookups) == 1, "a key answered in this process is not looked up again"
+
+
+async def test_keys_are_looked_up_while_the_previous_batch_commits(
+    sequencer: Sequencer, store: FakeStore
+) -> None:
+    store.gate = asyncio.Event()
+    store.writing.clear()
+    committing = asyncio.create_task(sequencer.submit(bid(1, 1_000)))
+    await asyncio.wait_for(store.writing.wait(), 1)
+    waiting = asyncio.create_task(sequencer.submit(bid(2, 1_100, key="during")))
+    await asyncio.sleep(0.01)
+    assert store.lookups == [[(2, "during")]], "the read did not wait for the commit"
+    assert not waiting.done()
+    store.gate.set()
+    assert (await committing)["status"] == "accepted"
+    assert (await waiting)["status"] == "accepted"
+    again = await sequencer.submit(bid(2, 1_100, key="during"))
+    assert again["seq"] == 6 and len(store.lookups) == 1
+
+
+async def test_a_key_read_as_absent_is_written_once_even_when_sent_twice_meanwhile(
+    sequencer: Sequencer, store: FakeStore
+) -> None:
+    first, second = await asyncio.gather(sequencer.submit(bid(1, 1_000, key="twice")),
+                                         sequencer.submit(bid(1, 1_000, key="twice")))
+    assert first == second and first["status"] == "accepted"
+    assert [r[1] for b in store.batches for r in b.requests] == ["twice"]
+    assert store.lookups == [[(1, "twice")]]
