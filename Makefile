@@ -46,6 +46,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/exchange bench core --json
 	$(BIN)/exchange bench hotlot --json
+	$(BIN)/exchange bench restart --json
 	$(BIN)/exchange bench fanout --watchers 1000 --json
 	$(BIN)/exchange bench fanout --watchers 5000 --json
 

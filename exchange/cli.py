@@ -143,6 +143,12 @@ def cmd_bench_hotlot(args: argparse.Namespace) -> int:
                    args.json)
 
 
+def cmd_bench_restart(args: argparse.Namespace) -> int:
+    from exchange.bench.restart import run_restart_bench
+
+    return _report(run_restart_bench(lots=args.lots, bids=args.bids), args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exchange", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     hotlot.add_argument("--bidders", type=int, default=50)
     hotlot.add_argument("--concurrency", type=int, default=200, help="bids in flight in the closed loops")
     hotlot.set_defaults(func=cmd_bench_hotlot)
+    restart = bench_sub.add_parser("restart", help="open lots rebuilt after a restart: time to take bids again")
+    restart.add_argument("--json", action="store_true")
+    restart.add_argument("--lots", type=int, default=1_000)
+    restart.add_argument("--bids", type=int, default=20, help="bids per lot before the restart")
+    restart.set_defaults(func=cmd_bench_restart)
     fanout = bench_sub.add_parser("fanout", help="websocket watchers of one lot: bid commit to watcher receipt")
     fanout.add_argument("--json", action="store_true")
     fanout.add_argument("--watchers", type=int, default=1000)
