@@ -247,6 +247,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "auction.outbid": ("您已被超越", "You have been outbid"),
     "auction.accepted": ("出价成功：{amount}", "Bid accepted: {amount}"),
     "auction.rejected": ("出价未被接受：{reason}", "Bid not accepted: {reason}"),
+    "auction.mine": ("我的竞价", "My auctions"),
+    "auction.mine_none": ("您尚未取得任何场次的竞买资格。运营方审核通过后，场次会显示在这里。", "You are not qualified for any auction yet; once the operator approves you, it appears here."),
     "auction.you_won": ("恭喜，您已竞得", "You won this auction"),
     "auction.you_lost": ("本场未竞得", "You did not win this auction"),
     "auction.proxy_set": ("代理出价已设置，最高 {amount}", "Proxy bid set: up to {amount}"),

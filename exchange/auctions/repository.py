@@ -91,6 +91,16 @@ async def listing(
     return rows
 
 
+async def qualified_for(conn: Conn, account_id: int, limit: int) -> list[int]:
+    """The auctions an investor may bid in, newest first."""
+    ids: list[int] = [r["auction_id"] for r in await conn.fetch(
+        """SELECT b.auction_id FROM auction_bidders b JOIN auctions a ON a.id = b.auction_id
+           WHERE b.account_id = $1 ORDER BY a.opens_at DESC, a.id DESC LIMIT $2""",
+        account_id, limit,
+    )]
+    return ids
+
+
 def _recorded(row: asyncpg.Record) -> Recorded:
     return Recorded(row["auction_id"], row["seq"], row["kind"], row["payload"],
                     to_micros(row["recorded_at"]))

@@ -317,6 +317,22 @@ class AuctionService:
             found.append(summary_view(lot, self._now()) | {"result": await self._result(lot)})
         return found
 
+    async def qualified_for(self, account: Account | None, limit: int = 50) -> list[dict[str, Any]]:
+        """An investor's own auctions: each summary with the investor's code and standing."""
+        investor = require_role(account, Role.INVESTOR)
+        async with self._pool.acquire() as conn:
+            ids = await repo.qualified_for(conn, investor.id, max(1, min(limit, 200)))
+        found = []
+        for auction_id in ids:
+            lot = await self._lot(auction_id)
+            bidder = str(investor.id)
+            found.append(summary_view(lot, self._now()) | {
+                "result": await self._result(lot),
+                "your_code": lot.codes.get(bidder),
+                "you_lead": lot.committed.leader == bidder,
+            })
+        return found
+
     async def events_after(self, auction_id: int, seq: int) -> list[dict[str, Any]]:
         """Committed feed messages after `seq` (at most 1000), for a watcher resynchronising."""
         lot = await self._lot(auction_id)

@@ -315,6 +315,8 @@ async def test_a_browser_session_bids_over_the_websocket_from_the_exchange_pages
             "email": parties.investors[0].email, "password": PASSWORD, "_csrf": csrf_from(login.text)})
         assert response.status_code == 303
         cookie = f"tex_session={browser.cookies['tex_session']}"
+        mine = await browser.get("/account")
+        assert 'id="my-auctions"' in mine.text and f'href="/auctions/{auction_id}"' in mine.text and "A001" in mine.text
         room = await browser.get(f"/auctions/{auction_id}")
     assert f'data-feed="{ws}"' in room.text
     page_origin = f"http://{server}"

@@ -30,6 +30,8 @@ class AccountPages(Controller):
             context["listings"] = await svc.listings.of_seller(account)
         elif account.role == Role.OPERATOR:
             context["queue"] = await svc.listings.review_queue(account)
+        elif account.role == Role.INVESTOR:
+            context["auctions"] = await svc.auctions.qualified_for(account)
         return await render(request, "account.html", **context)
 
     @get("/account/tokens")
