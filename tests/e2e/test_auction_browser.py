@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +139,44 @@ async def test_the_demo_starts_with_an_auction_opening_within_minutes_for_both_d
         for email, password in BIDDERS:
             room = (await api.get(f"/api/auctions/{demo['auction_id']}", headers=await _token(api, email, password))).json()
             assert room["you"]["code"] in ("A001", "A002")
+
+
+async def test_a_dropped_connection_shows_reconnecting_and_resynchronises(browser: Browser, live_server: str) -> None:
+    auction_id = await _short_auction(live_server)
+    context = await browser.new_context(locale="en-GB")
+    page = await context.new_page()
+    network = {"up": True}
+    sockets: list[WebSocketRoute] = []
+
+    async def through_the_network(ws: WebSocketRoute) -> None:
+        if not network["up"]:
+            await ws.close(code=1006, reason="network down")
+            return
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    await page.route_web_socket(re.compile(r".*/ws/lots/.*"), through_the_network)
+    await page.goto(f"{live_server}/auctions/{auction_id}?lang=en")
+    await expect(page.locator("#phase")).to_have_attribute("data-phase", "free", timeout=15_000)
+    await expect(page.locator("#conn-state")).to_be_hidden()
+
+    network["up"] = False  # the connection drops, and reconnecting fails for now
+    for ws in sockets:
+        await ws.close(code=1006, reason="network down")
+    await expect(page.locator("#conn-state")).to_be_visible()
+    await expect(page.locator("#conn-state")).to_have_text("Connection lost; reconnecting…")
+    async with httpx.AsyncClient(base_url=live_server) as api:  # a bid while the page is cut off
+        bidder = await _token(api, *BIDDERS[0])
+        placed = await api.post(f"/api/lots/{auction_id}/bids", json={"amount": 100_000},
+                                headers=bidder | {"Idempotency-Key": "while-offline"})
+        assert placed.status_code == 201, placed.text
+    await page.wait_for_timeout(1_000)
+    await expect(page.locator("#conn-state")).to_be_visible()
+    await expect(page.locator("#leader-line")).to_have_text("No bids yet; starts at ¥1,000.00")  # it missed the bid
+    await expect(page.locator("#ladder tbody tr")).to_have_count(0)
+
+    network["up"] = True  # back: the next attempt connects and the snapshot brings the bid
+    await expect(page.locator("#conn-state")).to_be_hidden(timeout=15_000)
+    await expect(page.locator("#ladder tbody tr")).to_have_count(1)
+    await expect(page.locator("#leader-line")).to_have_text("Leading: A001")
+    await context.close()

@@ -161,6 +161,8 @@
 
   function onMessage(msg) {
     if (msg.type === "snapshot") {
+      $("conn-state").hidden = true;
+      root.classList.remove("offline");
       room = msg.room;
       lastSeq = room.seq;
       offset = Date.parse(room.server_now) - Date.now();
@@ -185,23 +187,43 @@
     return false;
   }
 
+  // A connection can die without a close (a laptop lid, a lost network): the page pings
+  // every few seconds and, hearing nothing for a while, treats the socket as dropped.
+  const PING_EVERY_MS = 5000;
+  const SILENCE_MS = 15000;
+  let heardAt = Date.now();
+  setInterval(() => {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - heardAt > SILENCE_MS) { dropped(socket); return; }
+    send({ type: "ping" });
+  }, PING_EVERY_MS);
+
+  function dropped(old) {
+    old.onclose = old.onmessage = null;
+    try { old.close(); } catch (err) { /* already closing */ }
+    if (socket === old) socket = null;
+    $("conn-state").hidden = false;
+    root.classList.add("offline");
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 8000);
+  }
+
   function connect() {
     socket = new WebSocket(root.dataset.feed + "/ws/lots/" + lot);
+    heardAt = Date.now();
     socket.onopen = () => {
       backoff = 500;
-      $("conn-state").hidden = true;
-      root.classList.remove("offline");
       // bids sent but not answered before the drop are resent with the same key: never twice
       for (const [ref, p] of pending) send({ type: "bid", ref: ref, kind: p.kind, amount: p.amount, key: p.key });
     };
-    socket.onmessage = (e) => { try { onMessage(JSON.parse(e.data)); } catch (err) { console.error(err); } };
+    socket.onmessage = (e) => {
+      heardAt = Date.now();
+      try { onMessage(JSON.parse(e.data)); } catch (err) { console.error(err); }
+    };
+    const mine = socket;
     socket.onclose = (e) => {
-      socket = null;
-      if (e.code === 4404) return;
-      $("conn-state").hidden = false;
-      root.classList.add("offline");
-      setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, 8000);
+      if (e.code === 4404) { socket = null; return; }
+      dropped(mine);
     };
   }
 
