@@ -16,6 +16,8 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from exchange.accounts.sessions import Session
+from exchange.accounts.types import Account
 from exchange.errors import ExchangeError, Forbidden, NotAuthenticated
 from exchange.services import Services
 from web.context import _state
@@ -26,16 +28,41 @@ LANGUAGES = ("zh", "en")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+def parse_cookies(header: str | None) -> dict[str, str]:
+    """A Cookie header's values; a malformed header counts as none."""
+    if not header:
+        return {}
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # noqa: BLE001 - a malformed cookie header is just ignored
+        return {}
+    return {k: m.value for k, m in jar.items()}
+
+
 def _cookies(scope: Scope) -> dict[str, str]:
-    for name, value in scope.get("headers", []):
-        if name == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed cookie header is just ignored
-                return {}
-            return {k: m.value for k, m in jar.items()}
-    return {}
+    return parse_cookies(_header(scope, b"cookie"))
+
+
+async def identify(
+    services: Services, authorization: str | None, cookies: dict[str, str]
+) -> tuple[Account | None, Session | None, bool]:
+    """(account, session, via token) from an `Authorization: Bearer` header or the session cookie.
+
+    A bad token is an error (NotAuthenticated); a missing or expired session is no account.
+    """
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise NotAuthenticated("use 'Authorization: Bearer <API token>'")
+        return await services.accounts.account_for_token(token.strip()), None, True
+    session = await services.sessions.load(cookies.get(SESSION_COOKIE))
+    if session is None or session.account_id is None:
+        return None, session, False
+    try:
+        return await services.accounts.get(session.account_id), session, False
+    except ExchangeError:
+        return None, session, False
 
 
 def _header(scope: Scope, wanted: bytes) -> str | None:
@@ -59,7 +86,7 @@ def _pick_language(scope: Scope, cookies: dict[str, str]) -> tuple[str, bool]:
 
 
 class IdentityMiddleware(ASGIMiddleware):
-    scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
+    scopes = (ScopeType.HTTP,)
 
     def __init__(self, secure_cookies: bool) -> None:
         self.secure_cookies = secure_cookies
@@ -90,25 +117,11 @@ class IdentityMiddleware(ASGIMiddleware):
     async def _identify(
         self, scope: Scope, state: dict[str, Any], services: Services, cookies: dict[str, str]
     ) -> None:
-        authorization = _header(scope, b"authorization")
-        if authorization is not None:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                raise NotAuthenticated("use 'Authorization: Bearer <API token>'")
-            state["account"] = await services.accounts.account_for_token(token.strip())
-            state["via_token"] = True
-            return
-        session = await services.sessions.load(cookies.get(SESSION_COOKIE))
+        account, session, via_token = await identify(services, _header(scope, b"authorization"), cookies)
+        state.update(account=account, session=session, via_token=via_token)
         if session is None:
             return
-        state["session"] = session
-        if session.account_id is not None:
-            try:
-                state["account"] = await services.accounts.get(session.account_id)
-            except ExchangeError:
-                state["account"] = None
-        method = scope.get("method", "GET")
-        if scope["type"] == ScopeType.HTTP and method in UNSAFE_METHODS and scope["path"].startswith("/api/"):
+        if scope.get("method", "GET") in UNSAFE_METHODS and scope["path"].startswith("/api/"):
             sent = _header(scope, b"x-csrf-token") or ""
             if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
                 state["account"] = None

@@ -30,7 +30,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from http import HTTPStatus
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,9 +38,10 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.http11 import Request, Response
 
 from exchange.accounts.types import Account
-from exchange.auctions.gateway import FeedGateway, Frame, encode
-from exchange.errors import ExchangeError, NotAuthenticated, NotFound
+from exchange.auctions.gateway import FeedGateway, encode
+from exchange.errors import ExchangeError, NotFound
 from exchange.services import Services
+from web.auth import identify, parse_cookies
 
 log = logging.getLogger(__name__)
 # One line per connection opened or closed is noise with thousands of watchers.
@@ -49,10 +49,8 @@ connection_log = logging.getLogger("web.feed.connections")
 connection_log.setLevel(logging.WARNING)
 
 MAX_MESSAGE_BYTES = 2048
-MAX_KEY_LENGTH = 100
 SLOW_CLIENT_BYTES = 1_000_000
 SLOW_CLIENT_CODE = 4008
-SESSION_COOKIE = "tex_session"
 _PATH = re.compile(r"^/ws/lots/([0-9]{1,18})$")
 
 
@@ -60,18 +58,13 @@ def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def parse_bid(message: dict[str, Any]) -> tuple[str, int, str] | str:
-    """(kind, amount, key) or the reason the message is not a bid we can take."""
-    kind = message.get("kind", "bid")
-    amount = message.get("amount")
+def parse_bid(message: dict[str, Any]) -> tuple[Any, Any, str] | str:
+    """(kind, amount, key), or why the message is not a bid. The values themselves are
+    checked by the auction service, as for HTTP; a websocket bid must carry its key."""
     key = message.get("key")
-    if kind not in ("bid", "proxy"):
-        return "kind must be 'bid' or 'proxy'"
-    if not isinstance(amount, int) or isinstance(amount, bool):
-        return "amount must be a whole number of minor units"
-    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        return f"key must be a printable idempotency key of 1 to {MAX_KEY_LENGTH} characters"
-    return kind, amount, key
+    if not isinstance(key, str):
+        return "a bid needs a key: a unique idempotency key per bid, resent with it on a retry"
+    return message.get("kind", "bid"), message.get("amount"), key
 
 
 class FeedServer:
@@ -94,11 +87,11 @@ class FeedServer:
     def watched(self) -> Iterable[int]:
         return [lot for lot, connections in self._lots.items() if connections]
 
-    def deliver(self, lot: int, frame: Frame) -> None:
+    def deliver(self, lot: int, frame: str) -> None:
         connections = self._lots.get(lot)
         if not connections:
             return
-        broadcast(connections, frame[0])
+        broadcast(connections, frame)
         for connection in list(connections):
             transport = connection.transport
             if transport is not None and transport.get_write_buffer_size() > SLOW_CLIENT_BYTES:
@@ -154,23 +147,9 @@ class FeedServer:
         return port in {here.port or default, self.web_port}
 
     async def _identify(self, request: Request) -> Account | None:
-        authorization = request.headers.get("Authorization")
-        if authorization is not None:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                raise NotAuthenticated("use 'Authorization: Bearer <API token>'")
-            return await self.services.accounts.account_for_token(token.strip())
-        jar: SimpleCookie = SimpleCookie()
-        with contextlib.suppress(Exception):
-            jar.load(request.headers.get("Cookie", ""))
-        cookie = jar.get(SESSION_COOKIE)
-        session = await self.services.sessions.load(cookie.value if cookie else None)
-        if session is None or session.account_id is None:
-            return None
-        try:
-            return await self.services.accounts.get(session.account_id)
-        except ExchangeError:
-            return None
+        cookies = parse_cookies(request.headers.get("Cookie"))
+        account, _, _ = await identify(self.services, request.headers.get("Authorization"), cookies)
+        return account
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None
@@ -241,15 +220,16 @@ class FeedServer:
 
     async def _bid(
         self, connection: ServerConnection, lot: int, account: Account | None, identity_error: ExchangeError | None,
-        ref: Any, kind: str, amount: int, key: str,
+        ref: Any, kind: Any, amount: Any, key: str,
     ) -> None:
         try:
             if identity_error is not None:
                 raise identity_error
-            ack = await self.services.auctions.submit_bid(account, lot, kind, amount, key)  # type: ignore[arg-type]
+            ack = await self.services.auctions.submit_bid(account, lot, kind, amount, key)
             reply: dict[str, Any] = {"type": "ack", "ref": ref, "ack": ack}
         except ExchangeError as exc:
-            reply = {"type": "error", "ref": ref, "status": exc.status, "code": exc.code, "detail": exc.detail}
+            reply = {"type": "error", "ref": ref, "status": exc.status, "code": exc.code, "detail": exc.detail,
+                     "errors": exc.field_errors}
         except Exception:  # noqa: BLE001 - the bidder must hear back; the cause is logged
             log.exception("bid on lot %s over the websocket failed", lot)
             reply = {"type": "error", "ref": ref, "status": 503, "detail": "the bid could not be recorded; try again"}

@@ -35,10 +35,6 @@ class FeedSource(Protocol):
     async def events_after(self, auction_id: int, seq: int) -> list[dict[str, Any]]: ...
 
 
-Frame = tuple[str, int, int]
-"""(the encoded frame, its first sequence number, its last)."""
-
-
 def encode(messages: list[dict[str, Any]]) -> str:
     return json.dumps({"type": "events", "events": messages}, ensure_ascii=False, separators=(",", ":"))
 
@@ -46,7 +42,7 @@ def encode(messages: list[dict[str, Any]]) -> str:
 class FrameSink(Protocol):
     """Where frames go: `deliver` writes one to every watcher of the lot."""
 
-    def deliver(self, lot: int, frame: Frame) -> None: ...
+    def deliver(self, lot: int, frame: str) -> None: ...
 
     def watching(self, lot: int) -> bool: ...
 
@@ -151,7 +147,7 @@ class FeedGateway:
         if not messages:
             return
         self._last_flush[lot] = asyncio.get_running_loop().time()
-        self._sink.deliver(lot, (encode(messages), messages[0]["seq"], messages[-1]["seq"]))
+        self._sink.deliver(lot, encode(messages))
 
     async def _fill(self, lot: int) -> None:
         """Deliver, from PostgreSQL, what the watchers of `lot` have not seen."""

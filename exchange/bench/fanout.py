@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from exchange.bench import percentile
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 
 PASSWORD = "bench-password-2026"  # noqa: S105 - the benchmark's own throwaway accounts
@@ -230,13 +231,6 @@ def watch_worker(host: str, port: int, path: str, count: int, ready: Any, stop: 
     results.put((arrivals, len(closed)))
 
 
-def percentile(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
-    return sorted_values[index]
-
-
 async def run_fanout(watchers: int, rate: float, duration: float, processes: int = 2) -> dict[str, Any]:
     raise_file_limit(2 * watchers + 200)
     with tempfile.TemporaryDirectory(prefix="exchange-bench-") as tmp:
@@ -296,7 +290,6 @@ async def run_fanout(watchers: int, rate: float, duration: float, processes: int
                 if event.get("type") == "bid" and event["seq"] in wanted:
                     received += 1
                     latencies.append((received_at - datetime.fromisoformat(event["at"]).timestamp()) * 1000)
-    latencies.sort()
     return {
         "benchmark": "fanout",
         "watchers": watchers,
@@ -309,10 +302,10 @@ async def run_fanout(watchers: int, rate: float, duration: float, processes: int
         "watchers_dropped": sum(dropped for _, dropped in collected),
         "watcher_processes": len(workers),
         "connect_s": round(connect_s, 2),
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p90_ms": round(percentile(latencies, 90), 2),
-        "p99_ms": round(percentile(latencies, 99), 2),
-        "max_ms": round(latencies[-1], 2) if latencies else None,
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p90_ms": round(percentile(latencies, 0.90), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "max_ms": round(max(latencies), 2) if latencies else None,
         "latency_from": "sequencer apply time of the bid (event 'at', just before its commit) to receipt by the watcher",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "note": "the server (exchange run) and the watcher processes share this machine's cores",

@@ -19,11 +19,10 @@ import itertools
 import json
 import os
 import platform
-import secrets
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +30,15 @@ import asyncpg
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 
-from exchange.accounts.types import Account, Registration
-from exchange.achievements.types import AchievementInput
+from exchange.accounts.types import Account
 from exchange.auctions.service import AuctionService
-from exchange.auctions.types import AuctionSpec
+from exchange.bench import lots, percentile
 from exchange.calendar import default_calendar
 from exchange.clock import SystemClock
 from exchange.config import PROJECT_ROOT
 from exchange.infra.db import create_pool
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from exchange.infra.migrations import migrate
-from exchange.listings.types import ListingInput, Review
 from exchange.services import Services
 
 START_PRICE = 1_000
@@ -57,27 +54,9 @@ class Setup:
 
 
 async def _prepare(services: Services, bidders: int) -> Setup:
-    def form(role: str, email: str) -> Registration:
-        return Registration(role=role, email=email, password=secrets.token_urlsafe(16), display_name=email)
-
-    operator = await services.accounts.register(form("operator", "op@bench.test"), allow_operator=True)
-    seller = await services.accounts.register(form("institution", "tto@bench.test"))
-    accounts = [await services.accounts.register(form("investor", f"b{i}@bench.test")) for i in range(bidders)]
-    now = datetime.now(UTC)
-    lots = []
-    for n in range(2):
-        achievement = await services.achievements.record(seller, AchievementInput(
-            title=f"Bench achievement {n}", summary="bench", field="other", kind="patent",
-            funding_source="non_public", maturity="pilot"))
-        listing = await services.listings.submit(seller, ListingInput(
-            achievement_id=achievement.id, listing_price=START_PRICE, terms="bench", bidder_conditions="bench"))
-        await services.listings.review(operator, listing.id, Review(decision="approve"))
-        auction = await services.auctions.schedule(operator, listing.id, AuctionSpec(
-            start_price=START_PRICE, increment=STEP, opens_at=now, scheduled_end=now + timedelta(hours=2)))
-        for account in accounts:
-            await services.auctions.approve_bidder(operator, auction["auction_id"], account.id)
-        lots.append(auction["auction_id"])
-    return Setup(services, accounts, lots[0], lots[1])
+    who = await lots.parties(services, bidders)
+    hot, baseline = [await lots.open_auction(services, who, n, START_PRICE, STEP) for n in range(2)]
+    return Setup(services, who.bidders, hot, baseline)
 
 
 class Market:
@@ -185,11 +164,6 @@ async def _open_loop(rate: float, seconds: float, bidders: list[Account], bid: A
     return latencies
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
-
-
 async def _bench(database_url: str, redis_url: str, seconds: float, bidders: int, concurrency: int) -> dict[str, Any]:
     pool = await create_pool(database_url, min_size=4, max_size=20)
     redis = aioredis.Redis.from_url(redis_url)
@@ -238,8 +212,8 @@ async def _bench(database_url: str, redis_url: str, seconds: float, bidders: int
             "mean_batch_size": round(acked / max(batches, 1), 1),
             "half_peak_rate_per_s": round(rate, 1),
             "half_peak_achieved_per_s": round(len(latencies) / open_elapsed, 1),
-            "ack_p50_ms_at_half_peak": round(_percentile(latencies, 0.50), 2),
-            "ack_p99_ms_at_half_peak": round(_percentile(latencies, 0.99), 2),
+            "ack_p50_ms_at_half_peak": round(percentile(latencies, 0.50), 2),
+            "ack_p99_ms_at_half_peak": round(percentile(latencies, 0.99), 2),
             "ack_max_ms_at_half_peak": round(max(latencies, default=0.0), 2),
             "phase_seconds": seconds,
             "bidders": bidders,

@@ -13,66 +13,46 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import secrets
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 
-from exchange.accounts.types import Account, Registration
-from exchange.achievements.types import AchievementInput
+from exchange.accounts.types import Account
 from exchange.auctions.service import AuctionService
-from exchange.auctions.types import AuctionSpec
+from exchange.bench import lots
 from exchange.calendar import default_calendar
 from exchange.clock import SystemClock
 from exchange.config import PROJECT_ROOT
 from exchange.infra.db import create_pool
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from exchange.infra.migrations import migrate
-from exchange.listings.types import ListingInput, Review
 from exchange.services import Services
 
 START_PRICE = 100_000
 STEP = 1_000
 
 
-async def _open_lots(services: Services, lots: int, bids: int) -> tuple[list[int], list[Account]]:
-    def form(role: str, email: str) -> Registration:
-        return Registration(role=role, email=email, password=secrets.token_urlsafe(16), display_name=email)
-
-    operator = await services.accounts.register(form("operator", "op@bench.test"), allow_operator=True)
-    seller = await services.accounts.register(form("institution", "tto@bench.test"))
-    bidders = [await services.accounts.register(form("investor", f"b{i}@bench.test")) for i in range(2)]
-    now = datetime.now(UTC)
+async def _open_lots(services: Services, count: int, bids: int) -> tuple[list[int], list[Account]]:
+    who = await lots.parties(services, 2)
 
     async def one(n: int) -> int:
-        achievement = await services.achievements.record(seller, AchievementInput(
-            title=f"Restart bench achievement {n}", summary="bench", field="other", kind="patent",
-            funding_source="non_public", maturity="pilot"))
-        listing = await services.listings.submit(seller, ListingInput(
-            achievement_id=achievement.id, listing_price=START_PRICE, terms="bench", bidder_conditions="bench"))
-        await services.listings.review(operator, listing.id, Review(decision="approve"))
-        auction = await services.auctions.schedule(operator, listing.id, AuctionSpec(
-            start_price=START_PRICE, increment=STEP, opens_at=now, scheduled_end=now + timedelta(hours=2)))
-        lot: int = auction["auction_id"]
-        for account in bidders:
-            await services.auctions.approve_bidder(operator, lot, account.id)
+        lot = await lots.open_auction(services, who, n, START_PRICE, STEP)
         for i in range(bids):
-            ack = await services.auctions.submit_bid(bidders[i % 2], lot, "bid", START_PRICE + i * STEP, f"{lot}-{i}")
+            ack = await services.auctions.submit_bid(who.bidders[i % 2], lot, "bid", START_PRICE + i * STEP, f"{lot}-{i}")
             assert ack["status"] == "accepted", ack
         return lot
 
     ids: list[int] = []
-    for start in range(0, lots, 50):  # 50 lots at a time: their commands share batches
-        ids.extend(await asyncio.gather(*(one(n) for n in range(start, min(start + 50, lots)))))
-    return ids, bidders
+    for start in range(0, count, 50):  # 50 lots at a time: their commands share batches
+        ids.extend(await asyncio.gather(*(one(n) for n in range(start, min(start + 50, count)))))
+    return ids, who.bidders
 
 
-async def _bench(database_url: str, redis_url: str, lots: int, bids: int) -> dict[str, Any]:
+async def _bench(database_url: str, redis_url: str, count: int, bids: int) -> dict[str, Any]:
     pool = await create_pool(database_url, min_size=4, max_size=20)
     redis = aioredis.Redis.from_url(redis_url)
     try:
@@ -82,7 +62,7 @@ async def _bench(database_url: str, redis_url: str, lots: int, bids: int) -> dic
                                   PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
         await services.auctions.start()
         setup_started = time.perf_counter()
-        ids, bidders = await _open_lots(services, lots, bids)
+        ids, bidders = await _open_lots(services, count, bids)
         setup_s = time.perf_counter() - setup_started
         before = {lot: (await services.auctions.room(lot))["seq"] for lot in ids}
         hashes = {lot: services.auctions._sequencer.lot(lot).book.state_hash()  # type: ignore[union-attr]

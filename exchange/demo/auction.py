@@ -25,12 +25,12 @@ QUIET_PERIOD_S = 60
 async def ensure_live_demo_auction(services: Services) -> int | None:
     """The id of the auction scheduled now, or None when one is already live (or none can be)."""
     auctions = services.auctions
-    live = [a for a in await auctions.list_auctions(limit=200) if a["status"] != "closed"]
-    if live:
+    known = await auctions.list_auctions(limit=200)
+    if any(a["status"] != "closed" for a in known):
         return None
     data = json.loads(DATA.read_text(encoding="utf-8"))
     operator = await services.accounts.by_email(data["operator"]["email"])
-    auctioned = {a["listing_id"] for a in await auctions.list_auctions(limit=200)}
+    auctioned = {a["listing_id"] for a in known}
     async with services.pool.acquire() as conn:
         listing_id = await conn.fetchval(
             """SELECT id FROM listings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.integration.helpers import free_port
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -24,12 +24,6 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 @pytest.fixture(scope="session")
 def live_server(
@@ -37,11 +31,11 @@ def live_server(
 ) -> Iterator[str]:
     pg_server.psql("DROP DATABASE IF EXISTS e2e WITH (FORCE)")
     pg_server.psql("CREATE DATABASE e2e")
-    port = _free_port()
+    port = free_port()
     var_dir: Path = tmp_path_factory.mktemp("e2e-var")
     env = os.environ | {
         "DATABASE_URL": pg_server.url("e2e"), "REDIS_URL": redis_server.url, "EXCHANGE_VAR_DIR": str(var_dir),
-        "EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(_free_port()),
+        "EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(free_port()),
     }
     log = (var_dir / "server.log").open("w")
     process = subprocess.Popen(

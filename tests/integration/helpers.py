@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any
 
 import httpx
@@ -57,3 +58,10 @@ def csrf_from(html: str) -> str:
     match = re.search(r'name="_csrf" value="([^"]+)"', html)
     assert match, "page has no CSRF field"
     return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -20,18 +19,12 @@ from exchange.auctions.gateway import encode
 from exchange.clock import FixedClock
 from exchange.services import Services
 from tests.integration.conftest_auctions import Parties, live_auction, make_parties
-from tests.integration.helpers import csrf_from
+from tests.integration.helpers import csrf_from, free_port
 from web.app import create_app
 from web.feed import FeedServer
 
 PASSWORD = "correct horse battery"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -46,7 +39,7 @@ async def feed(services: Services) -> AsyncIterator[FeedServer]:
 @pytest.fixture
 async def server(services: Services, feed: FeedServer) -> AsyncIterator[str]:
     """The HTTP app (and the auction engine in its lifespan) served on loopback by uvicorn."""
-    port = _free_port()
+    port = free_port()
     feed.web_port = port  # pages served from this port may open the feed
     config = uvicorn.Config(create_app(services, feed_port=feed.port), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
@@ -110,6 +103,8 @@ async def test_http_bids_need_an_idempotency_key_and_a_replay_returns_the_first_
         assert missing.status_code == 422
         assert missing.headers["content-type"].startswith("application/problem+json")
         assert "Idempotency-Key" in missing.json()["errors"]
+        malformed = await http.post(url, json={"amount": 100_000}, headers=investor | {"Idempotency-Key": "x" * 101})
+        assert malformed.status_code == 422 and "idempotency_key" in malformed.json()["errors"]
 
         first = await http.post(url, json={"amount": 100_000}, headers=investor | {"Idempotency-Key": "k-1"})
         assert first.status_code == 201, first.text
@@ -189,8 +184,9 @@ async def test_the_websocket_refuses_bad_input_anonymous_bids_and_other_sites(
         await _next(anonymous, "snapshot")
         await anonymous.send("not json")
         assert (await _next(anonymous, "error"))["status"] == 400
-        await anonymous.send(json.dumps({"type": "bid", "ref": 1, "amount": "lots", "key": "x"}))
-        assert "amount" in (await _next(anonymous, "error"))["detail"]
+        await anonymous.send(json.dumps({"type": "bid", "ref": 1, "amount": 100_000}))
+        keyless = await _next(anonymous, "error")
+        assert keyless["ref"] == 1 and keyless["status"] == 400 and "key" in keyless["detail"]
         await anonymous.send(json.dumps({"type": "bid", "ref": 2, "amount": 100_000, "key": "x"}))
         refused = await _next(anonymous, "error")
         assert refused["ref"] == 2 and refused["status"] == 401
@@ -200,6 +196,16 @@ async def test_the_websocket_refuses_bad_input_anonymous_bids_and_other_sites(
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await _next(anonymous, "never")
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    bidder = await _token(services, parties.investors[0])
+    async with websockets.connect(url, additional_headers=bidder) as investor:  # checked as HTTP bids are
+        await _next(investor, "snapshot")
+        for ref, bad in enumerate([{"amount": "lots", "key": "k"}, {"amount": True, "key": "k"},
+                                   {"amount": 100_000, "kind": "sell", "key": "k"},
+                                   {"amount": 100_000, "key": "é" * 3}, {"amount": 100_000, "key": ""}]):
+            await investor.send(json.dumps({"type": "bid", "ref": ref} | bad))
+            error = await _next(investor, "error")
+            assert error["ref"] == ref and error["status"] == 422, error
+            assert set(error["errors"]) <= {"amount", "kind", "idempotency_key"} and error["errors"]
     with pytest.raises(websockets.InvalidStatus) as refused_handshake:  # another site's page riding on a cookie
         await websockets.connect(url, origin="http://evil.example")  # type: ignore[arg-type]
     assert refused_handshake.value.response.status_code == 403
@@ -297,7 +303,7 @@ async def test_a_watcher_that_stops_reading_is_dropped_and_the_others_carry_on(
         reading = asyncio.create_task(read_all())
         for i in range(frames):
             seq = 1_000_000 + i
-            feed.deliver(auction_id, (encode([{"lot": auction_id, "seq": seq, "type": "bulk", "pad": padding}]), seq, seq))
+            feed.deliver(auction_id, encode([{"lot": auction_id, "seq": seq, "type": "bulk", "pad": padding}]))
             await asyncio.sleep(0.001)
         await asyncio.wait_for(reading, 30)
         assert received == frames

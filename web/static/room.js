@@ -14,7 +14,7 @@
   let socket = null;
   let backoff = 500;
   let lastSeq = room.seq;
-  let wasLeading = null;
+  let inTheRace = false; // this bidder has led or bid here: so being behind means outbid
   const pending = new Map(); // ref -> {kind, amount, key}
   let refs = 0;
   const baseTitle = document.title;
@@ -60,16 +60,15 @@
     if ($("bidder-count")) $("bidder-count").textContent = room.bidder_count;
     const standing = $("standing");
     const me = room.you;
+    if (me && (room.leader === me.code || room.ladder.some((b) => b.code === me.code))) inTheRace = true;
     if (me && room.phase === "closed" && room.result) {
       const won = room.result.sold && room.result.winner === me.code;
-      standing.textContent = won ? t("auction.you_won") : (me.bid || wasLeading ? t("auction.you_lost") : "");
+      standing.textContent = won ? t("auction.you_won") : (inTheRace ? t("auction.you_lost") : "");
       standing.className = "standing " + (won ? "lead" : "outbid");
     } else if (me && room.leader) {
       const leading = room.leader === me.code;
-      if (!leading && wasLeading === null) wasLeading = me.you_lead;
-      standing.textContent = leading ? t("auction.you_lead") : (wasLeading || me.bid ? t("auction.outbid") : "");
+      standing.textContent = leading ? t("auction.you_lead") : (inTheRace ? t("auction.outbid") : "");
       standing.className = "standing " + (leading ? "lead" : "outbid");
-      if (leading) wasLeading = true;
     } else {
       standing.textContent = "";
     }
@@ -154,7 +153,7 @@
         room.ladder.unshift({ code: ev.leader, amount: ev.price, proxy: ev.bid.proxy, at: ev.at });
         if (room.ladder.length > 50) room.ladder.length = 50;
       }
-      if (room.you && ev.bid.code === room.you.code) room.you.bid = true;
+      if (room.you && ev.bid.code === room.you.code) inTheRace = true;
     }
     return true;
   }
