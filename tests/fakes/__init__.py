@@ -1,0 +1,1 @@
+"""In-process fakes of outside services, served over real sockets."""
