@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 help:
 	@echo "make run    - set up and run the exchange on http://127.0.0.1:8000 (embedded PostgreSQL and Redis)"
 	@echo "make test   - set up and run every test, type check and lint"
-	@echo "make bench  - run the benchmarks"
+	@echo "make bench  - run the benchmarks and rewrite the README's table with their figures"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -43,12 +43,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+BENCH_OUT := var/bench
+
 bench: $(STAMP)
-	$(BIN)/exchange bench core --json
-	$(BIN)/exchange bench hotlot --json
-	$(BIN)/exchange bench restart --json
-	$(BIN)/exchange bench fanout --watchers 1000 --json
-	$(BIN)/exchange bench fanout --watchers 5000 --json
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/exchange bench core --json > $(BENCH_OUT)/core.json && cat $(BENCH_OUT)/core.json
+	$(BIN)/exchange bench hotlot --seconds 5 --json > $(BENCH_OUT)/hotlot.json && cat $(BENCH_OUT)/hotlot.json
+	$(BIN)/exchange bench restart --json > $(BENCH_OUT)/restart.json && cat $(BENCH_OUT)/restart.json
+	$(BIN)/exchange bench fanout --watchers 1000 --duration 8 --json > $(BENCH_OUT)/fanout-1000.json && cat $(BENCH_OUT)/fanout-1000.json
+	$(BIN)/exchange bench fanout --watchers 5000 --duration 8 --json > $(BENCH_OUT)/fanout-5000.json && cat $(BENCH_OUT)/fanout-5000.json
+	$(BIN)/exchange bench readme $(BENCH_OUT) README.md
 
 clean-var:
 	rm -rf var

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from exchange.config import Settings
@@ -149,6 +150,74 @@ def cmd_bench_restart(args: argparse.Namespace) -> int:
     return _report(run_restart_bench(lots=args.lots, bids=args.bids), args.json)
 
 
+def cmd_bench_readme(args: argparse.Namespace) -> int:
+    from exchange.bench.readme import update_readme
+
+    count = update_readme(args.results, args.readme)
+    print(f"{args.readme}: benchmark table rewritten from {count} results in {args.results}")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from exchange.load.report import write_report
+    from exchange.load.run import SCENARIOS, default_directory, feed_url_for, run_load
+    from exchange.load.runner import Plan
+    from exchange.load.scenarios import Options, Target
+
+    scenario = SCENARIOS[args.scenario]
+    options = Options(
+        rate=args.rate or scenario.default_rate, duration=args.duration, bidders=args.bidders,
+        watchers=args.watchers, lots=args.lots, quiet_period_s=args.quiet_period,
+        wrong_password_share=args.wrong_password_share, watcher_processes=args.watcher_processes,
+        seed=args.seed, operator_email=args.operator_email, operator_password=args.operator_password)
+    plan = Plan(options.rate, options.duration, max_requests=args.max_requests, drain_s=args.drain)
+    target = None if args.target is None else Target(args.target.rstrip("/"), args.feed_url or feed_url_for(args.target))
+    print(f"{args.scenario}: {plan.requests} requests at {plan.rate:g}/s against "
+          f"{target.url if target else 'an exchange started here'}", file=sys.stderr, flush=True)
+    report = asyncio.run(run_load(args.scenario, options, plan, target, progress=not args.no_progress))
+    json_path, html_path = write_report(report, args.out or default_directory(args.scenario))
+    print(f"sent {report['sent']}, ok {report['ok_total']}, rejected {report['rejected_total']}, "
+          f"429 {report['limited_total']}, errors {report['error_total']}; report: {html_path} ({json_path.name} beside it)")
+    for name, operation in report["operations"].items():
+        latency = operation["latency_ms"]
+        print(f"  {name:>10}: " + ", ".join(f"{k} {v} ms" for k, v in latency.items() if k != "mean"))
+    return 0
+
+
+def _load_parser(sub: Any) -> None:
+    from exchange.load.run import SCENARIOS
+
+    load = sub.add_parser("load", help="run a load scenario against an exchange and write its report",
+                          description="Runs a bounded open-model load (constant arrival rate, latency from the "
+                          "intended send time) and writes report.json and report.html.")
+    load.add_argument("scenario", choices=sorted(SCENARIOS))
+    load.add_argument("--target", help="base URL of the exchange to load (default: start one here on loopback)")
+    load.add_argument("--feed-url", help="its lot websockets, ws://host:port (default: the target's port + 1)")
+    load.add_argument("--rate", type=_positive, help="requests per second (default: the scenario's)")
+    load.add_argument("--duration", type=_positive, default=20.0, help="seconds of load (at most 3600)")
+    load.add_argument("--bidders", type=int, default=20, help="investors the scenario registers")
+    load.add_argument("--watchers", type=int, default=1_000, help="websocket watchers (watchers)")
+    load.add_argument("--lots", type=int, help="auctions (many-lots: 200, watchers: 10)")
+    load.add_argument("--quiet-period", type=int, default=5, help="seconds of a timed round")
+    load.add_argument("--wrong-password-share", type=float, default=0.05, help="login-storm: share of wrong passwords")
+    load.add_argument("--watcher-processes", type=int, default=2)
+    load.add_argument("--seed", type=int, default=1)
+    load.add_argument("--operator-email", default="operator@exchange.demo")
+    load.add_argument("--operator-password", default="operator-pass-2026")
+    load.add_argument("--max-requests", type=int, default=1_000_000, help="a bound on requests, whatever the rate")
+    load.add_argument("--drain", type=_positive, default=30.0, help="seconds to wait for answers after the last send")
+    load.add_argument("--out", type=Path, help="report directory (default: reports/load/<scenario>-<time>)")
+    load.add_argument("--no-progress", action="store_true")
+    load.set_defaults(func=cmd_load)
+
+
+def _positive(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("must be above 0 and at most 3600")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exchange", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     fanout.add_argument("--rate", type=float, default=10.0, help="bids per second")
     fanout.add_argument("--duration", type=float, default=10.0, help="seconds of bidding")
     fanout.set_defaults(func=cmd_bench_fanout)
+    readme = bench_sub.add_parser("readme", help="rewrite the README's benchmark table from the JSON of a run")
+    readme.add_argument("results", type=Path, help="directory of core.json, hotlot.json, restart.json, fanout-*.json")
+    readme.add_argument("readme", type=Path, nargs="?", default=Path("README.md"))
+    readme.set_defaults(func=cmd_bench_readme)
+    _load_parser(sub)
     return parser
 
 

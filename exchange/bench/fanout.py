@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import httpx
 
 from exchange.bench import percentile
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
+from exchange.load.api import ExchangeApi, soon
 
 PASSWORD = "bench-password-2026"  # noqa: S105 - the benchmark's own throwaway accounts
 
@@ -95,55 +96,29 @@ async def exchange_process(workdir: Path) -> AsyncIterator[tuple[str, dict[str, 
         postgres.stop()
 
 
-async def _token(http: httpx.AsyncClient, email: str) -> dict[str, str]:
-    response = await http.post("/api/tokens", json={"email": email, "password": PASSWORD, "name": "bench"})
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+def create_operator(env: dict[str, str], email: str, password: str) -> None:
+    """An operator account on the exchange process of `env`, through the `exchange` command."""
+    subprocess.run(
+        [sys.executable, "-m", "exchange.cli", "operator", "create", "--email", email, "--name", "Load and bench"],
+        env=env | {"EXCHANGE_OPERATOR_PASSWORD": password}, check=True, capture_output=True,
+    )
 
 
 async def set_up_lot(url: str, env: dict[str, str], bidders: int) -> tuple[int, list[dict[str, str]]]:
     """An announced listing, an auction opening in 2 s, `bidders` approved investors with tokens."""
-    subprocess.run(  # noqa: ASYNC221 - set-up, before any timing
-        [sys.executable, "-m", "exchange.cli", "operator", "create", "--email", "ops@bench.test", "--name", "Bench"],
-        env=env | {"EXCHANGE_OPERATOR_PASSWORD": PASSWORD}, check=True, capture_output=True,
-    )
+    create_operator(env, "ops@bench.test", PASSWORD)
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        operator = await _token(http, "ops@bench.test")
-        (await http.post("/api/accounts", json={"role": "institution", "email": "tto@bench.test",
-                                                "password": PASSWORD, "display_name": "Bench University"})).raise_for_status()
-        seller = await _token(http, "tto@bench.test")
-        achievement = await http.post("/api/achievements/", headers=seller, json={
-            "title": "Benchmark achievement", "summary": "A lot for the fan-out benchmark.", "field": "information_technology",
-            "kind": "software", "funding_source": "public", "programme": "Benchmark programme",
-            "maturity": "prototype"})
-        if achievement.status_code != 201:
-            raise RuntimeError(f"recording the benchmark achievement failed: {achievement.text}")
-        listing = await http.post("/api/listings/", headers=seller, json={
-            "achievement_id": achievement.json()["id"], "listing_price": 1_000_000,
-            "terms": "Benchmark terms.", "bidder_conditions": "Benchmark conditions."})
-        listing.raise_for_status()
-        listing_id = listing.json()["id"]
-        (await http.post(f"/api/listings/{listing_id}/review", headers=operator,
-                         json={"decision": "approve"})).raise_for_status()
-        opens = datetime.now(UTC) + timedelta(seconds=2)
-        auction = await http.post("/api/auctions/", headers=operator, json={
-            "listing_id": listing_id, "start_price": 1_000_000, "increment": 100,
-            "opens_at": opens.isoformat(), "scheduled_end": (opens + timedelta(hours=1)).isoformat(),
-            "quiet_period_s": 300})
-        auction.raise_for_status()
-        auction_id: int = auction.json()["auction_id"]
-        tokens = []
-        for i in range(bidders):
-            email = f"bidder{i}@bench.test"
-            registered = await http.post("/api/accounts", json={"role": "investor", "email": email,
-                                                               "password": PASSWORD, "display_name": f"Bidder {i}"})
-            registered.raise_for_status()
-            (await http.post(f"/api/auctions/{auction_id}/bidders", headers=operator,
-                             json={"investor_id": registered.json()["id"]})).raise_for_status()
-            tokens.append(await _token(http, email))
-        while (await http.get(f"/api/auctions/{auction_id}")).json()["phase"] != "free":  # noqa: ASYNC110 - polling the server
-            await asyncio.sleep(0.2)
-    return auction_id, tokens
+        api = ExchangeApi(http, run="bench")
+        operator = await api.token("ops@bench.test", PASSWORD)
+        seller = await api.register("institution", "seller")
+        opens = soon(2)
+        auction_id = await api.lot(operator, seller, 0, opens_at=opens, scheduled_end=opens + timedelta(hours=1),
+                                   quiet_period_s=300, start_price=1_000_000, increment=100)
+        investors = await api.investors(bidders)
+        for investor in investors:
+            await api.approve(operator, auction_id, investor)
+        await api.wait_open([auction_id])
+    return auction_id, [investor.headers for investor in investors]
 
 
 def _handshake(host: str, port: int, path: str) -> socket.socket:
@@ -194,20 +169,20 @@ def _frames(buffer: bytes) -> tuple[list[bytes], bytes]:
     return found, buffer[at:]
 
 
-def watch_worker(host: str, port: int, path: str, count: int, ready: Any, stop: Any, results: Any) -> None:
-    """One process holding `count` watchers: a bare epoll loop that only timestamps what arrives.
+def watch_worker(host: str, port: int, paths: list[str], ready: Any, stop: Any, results: Any) -> None:
+    """One process holding a watcher per path: a bare epoll loop that only timestamps what arrives.
 
     Thousands of watchers must cost this machine far less than the server they measure, so
     there is no event loop, task or parsing while the load runs; frames are parsed after.
     """
-    sockets = [_handshake(host, port, path) for _ in range(count)]
+    sockets = [_handshake(host, port, path) for path in paths]
     by_fd = {sock.fileno(): sock for sock in sockets}
     chunks: dict[int, list[tuple[float, bytes]]] = {fd: [] for fd in by_fd}
     closed: set[int] = set()
     poller = select.epoll()
     for fd in by_fd:
         poller.register(fd, select.EPOLLIN)
-    ready.put(count)
+    ready.put(len(sockets))
     clock = time.time
     while not stop.is_set():
         for fd, _ in poller.poll(0.2):
@@ -242,7 +217,7 @@ async def run_fanout(watchers: int, rate: float, duration: float, processes: int
             ready, results, stop = context.Queue(), context.Queue(), context.Event()
             shares = [watchers // processes + (1 if i < watchers % processes else 0) for i in range(processes)]
             workers = [context.Process(target=watch_worker, daemon=True, args=(
-                "127.0.0.1", port, f"/ws/lots/{auction_id}", share, ready, stop, results)) for share in shares if share]
+                "127.0.0.1", port, [f"/ws/lots/{auction_id}"] * share, ready, stop, results)) for share in shares if share]
             connect_started = time.perf_counter()
             for worker in workers:
                 worker.start()
