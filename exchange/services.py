@@ -11,12 +11,18 @@ from argon2 import PasswordHasher
 from exchange.accounts.service import AccountService
 from exchange.accounts.sessions import SessionStore
 from exchange.achievements.service import AchievementService
+from exchange.auctions.qualification import AllOf, OperatorApproval
 from exchange.auctions.service import AuctionService
 from exchange.calendar import WorkingDayCalendar
 from exchange.catalogue.service import CatalogueService
 from exchange.clock import Clock
 from exchange.infra.ratelimit import RateLimiter
 from exchange.listings.service import ListingService
+from exchange.settlement.cards import CardGateway
+from exchange.settlement.qualification import DepositHeld
+from exchange.settlement.service import SettlementService
+from exchange.settlement.trades import TradeService
+from exchange.settlement.types import SettlementRules
 
 
 @dataclass
@@ -32,13 +38,18 @@ class Services:
     catalogue: CatalogueService
     limiter: RateLimiter
     auctions: AuctionService
+    settlement: SettlementService
+    trades: TradeService
 
     @classmethod
     def build(
         cls, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock, calendar: WorkingDayCalendar,
-        hasher: PasswordHasher | None = None,
+        hasher: PasswordHasher | None = None, *, cards: CardGateway | None = None,
+        rules: SettlementRules | None = None,
     ) -> Services:
         limiter = RateLimiter(redis)
+        auctions = AuctionService(pool, redis, clock, AllOf(OperatorApproval(), DepositHeld()))
+        trades = TradeService(pool, clock, calendar, rules, cards)
         return cls(
             pool=pool,
             redis=redis,
@@ -50,5 +61,7 @@ class Services:
             listings=ListingService(pool, clock, calendar),
             catalogue=CatalogueService(pool, clock),
             limiter=limiter,
-            auctions=AuctionService(pool, redis, clock),
+            auctions=auctions,
+            settlement=SettlementService(pool, clock, calendar, auctions, trades, rules, cards),
+            trades=trades,
         )

@@ -19,6 +19,7 @@ from web.api.accounts import AccountsApi
 from web.api.auctions import AuctionsApi, LotBidsApi
 from web.api.catalogue import CatalogueApi
 from web.api.registry import AchievementsApi, ListingsApi, ReviewQueueApi
+from web.api.settlement import BankTransfersApi, DepositsApi, MoneyApi, PayoutsApi, TradesApi
 from web.auth import IdentityMiddleware, raise_identity_error
 from web.errors import EXCEPTION_HANDLERS
 from web.pages.account import AccountPages
@@ -48,10 +49,12 @@ async def _start(app: Litestar) -> None:
     """The auction engine, unless the host process runs it (`exchange run` does)."""
     if app.state.run_engine:
         await app.state.services.auctions.start()
+        app.state.services.settlement.start()
 
 
 async def _stop(app: Litestar) -> None:
     if app.state.run_engine:
+        await app.state.services.settlement.stop()
         await app.state.services.auctions.stop()
 
 
@@ -69,6 +72,7 @@ def create_app(
         route_handlers=[
             healthz,
             AccountsApi, AchievementsApi, ListingsApi, ReviewQueueApi, CatalogueApi, AuctionsApi, LotBidsApi,
+            DepositsApi, BankTransfersApi, TradesApi, PayoutsApi, MoneyApi,
             CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages, AuctionPages,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],

@@ -67,8 +67,12 @@ async def get(conn: Conn, auction_id: int) -> asyncpg.Record | None:
 
 
 async def sold_before(conn: Conn, listing_id: int) -> bool:
+    """Sold at an auction whose sale stands: a sale forfeited and relisted by the operator
+    (see exchange/settlement) no longer counts."""
     found: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM auctions WHERE listing_id = $1 AND sold)", listing_id)
+        """SELECT EXISTS (SELECT 1 FROM auctions a WHERE a.listing_id = $1 AND a.sold
+               AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.auction_id = a.id AND t.next_step = 'relist'))""",
+        listing_id)
     return found
 
 

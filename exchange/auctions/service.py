@@ -129,6 +129,7 @@ class AuctionService:
         self._sequencer = Sequencer(self._store, clock, self.feed.publish, self._load)
         self._timer = DeadlineTimer(self._sequencer, clock)
         self._sequencer.on_deadline_change = self._timer.wake
+        self.on_closed = self._timer.on_closed
         self._auto_timers = not isinstance(clock, FixedClock) if auto_timers is None else auto_timers
         self._names: dict[int, str] = {}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from exchange.auctions.sequencer import Sequencer, TimerTick
 from exchange.auctions.types import to_micros
@@ -28,6 +29,8 @@ class DeadlineTimer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.failed = 0
+        # called with each lot that closed, after its close is committed (settlement listens)
+        self.on_closed: list[Callable[[int], Awaitable[None]]] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -48,6 +51,12 @@ class DeadlineTimer:
                 log.error("deadline of lot %d not applied yet: %r", lot, result)
             elif result.get("closed"):
                 closed.append(lot)
+        for lot in closed:
+            for listener in self.on_closed:
+                try:
+                    await listener(lot)
+                except Exception:
+                    log.exception("a listener of the close of lot %d failed; it repairs on its next pass", lot)
         return closed
 
     def start(self) -> None:

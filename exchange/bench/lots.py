@@ -36,7 +36,8 @@ async def open_auction(services: Services, who: Parties, n: int, start_price: in
         title=f"Bench achievement {n}", summary="bench", field="other", kind="patent",
         funding_source="non_public", maturity="pilot"))
     listing = await services.listings.submit(who.seller, ListingInput(
-        achievement_id=achievement.id, listing_price=start_price, terms="bench", bidder_conditions="bench"))
+        achievement_id=achievement.id, listing_price=start_price, terms="bench", bidder_conditions="bench",
+        deposit=0))
     await services.listings.review(who.operator, listing.id, Review(decision="approve"))
     now = datetime.now(UTC)
     auction = await services.auctions.schedule(who.operator, listing.id, AuctionSpec(

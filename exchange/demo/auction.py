@@ -2,7 +2,8 @@
 
 Called at every start of the demo exchange: when no auction is scheduled or open, it
 schedules one on the next announced English-auction listing that has not been auctioned
-yet and qualifies the demo investors, so each `make run` offers a room to bid in.
+yet and qualifies the demo investors, whose deposits arrive by bank transfer, so each
+`make run` offers a room to bid in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import timedelta
 from exchange.auctions.types import AuctionSpec
 from exchange.demo.loader import DATA
 from exchange.services import Services
+from exchange.settlement.types import BankTransfer
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,12 @@ async def ensure_live_demo_auction(services: Services) -> int | None:
     auction = await auctions.schedule(operator, listing_id, spec)
     for investor in data["investors"]:
         account = await services.accounts.by_email(investor["email"])
-        await auctions.approve_bidder(operator, auction["auction_id"], account.id)
+        qualified = await services.settlement.qualify(operator, auction["auction_id"], account.id)
+        deposit = qualified["deposit"]
+        if deposit is not None and deposit["status"] == "due":
+            # the demo investors' deposits arrived by bank transfer, matched by the operator
+            await services.settlement.confirm_bank_transfer(operator, BankTransfer(
+                reference_code=deposit["reference_code"], amount=deposit["amount"],
+                statement_ref=f"DEMO-{deposit['reference_code']}"))
     log.info("demo auction %s opens at %s", auction["auction_id"], spec.opens_at.isoformat())
     return int(auction["auction_id"])

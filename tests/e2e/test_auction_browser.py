@@ -42,6 +42,12 @@ async def _short_auction(live_server: str) -> int:
             approved = await api.post(f"/api/auctions/{auction_id}/bidders", headers=operator,
                                       json={"investor_id": me["id"]})
             assert approved.status_code == 201, approved.text
+            deposit = approved.json()["deposit"]
+            paid = await api.post("/api/bank-transfers", headers=operator, json={
+                "reference_code": deposit["reference_code"], "amount": deposit["amount"],
+                "statement_ref": f"E2E-{deposit['reference_code']}"})
+            assert paid.status_code == 201, paid.text
+            assert paid.json()["deposit"]["status"] == "held"
     return auction_id
 
 

@@ -31,7 +31,8 @@ async def _account(services: Services, role: str, email: str) -> Account:
     )
 
 
-async def announced_listing(services: Services, seller: Account, operator: Account) -> int:
+async def announced_listing(services: Services, seller: Account, operator: Account, deposit: int = 0) -> int:
+    """Without a deposit by default: approval alone admits a bidder (the settlement tests ask one)."""
     achievement = await services.achievements.record(seller, AchievementInput(
         title="一种锂电池正极材料的制备方法", summary="单晶高镍正极，循环寿命提升 30%。",
         field="new_energy", kind="patent", funding_source="public", maturity="pilot", programme="国家重点研发计划",
@@ -39,18 +40,18 @@ async def announced_listing(services: Services, seller: Account, operator: Accou
     ))
     listing = await services.listings.submit(seller, ListingInput(
         achievement_id=achievement.id, listing_price=120_000_00,
-        terms="合同签订后 10 个工作日内付清。", bidder_conditions="依法设立的企业法人。",
+        terms="合同签订后 10 个工作日内付清。", bidder_conditions="依法设立的企业法人。", deposit=deposit,
     ))
     await services.listings.review(operator, listing.id, Review(decision="approve"))
     return listing.id
 
 
-async def make_parties(services: Services, investors: int = 3) -> Parties:
+async def make_parties(services: Services, investors: int = 3, deposit: int = 0) -> Parties:
     operator = await _account(services, "operator", "op@exchange.test")
     seller = await _account(services, "institution", "tto@north.test")
     other = await _account(services, "institution", "tto@south.test")
     bidders = [await _account(services, "investor", f"vc{i}@capital.test") for i in range(investors)]
-    listing_id = await announced_listing(services, seller, operator)
+    listing_id = await announced_listing(services, seller, operator, deposit)
     return Parties(operator, seller, other, bidders, listing_id)
 
 

@@ -55,11 +55,11 @@ class AuctionsApi(Controller):
         await services(request).auctions.get(auction_id)
         return await services(request).auctions.events_after(auction_id, after)
 
-    @post("/{auction_id:int}/bidders", status_code=HTTP_201_CREATED, summary="Approve an investor to bid (operators)")
+    @post("/{auction_id:int}/bidders", status_code=HTTP_201_CREATED, summary="Qualify an investor: admitted at once, or once the deposit is held (operators)")
     async def approve(
         self, request: Request[Any, Any, Any], auction_id: FromPath[int], data: JSONBody[BidderInput]
     ) -> dict[str, Any]:
-        return await services(request).auctions.approve_bidder(viewer(request), auction_id, data.investor_id)
+        return await services(request).settlement.qualify(viewer(request), auction_id, data.investor_id)
 
 
 class LotBidsApi(Controller):

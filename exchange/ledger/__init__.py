@@ -1,0 +1,1 @@
+"""The double-entry ledger: accounts, two-phase transfers and the invariants over them."""

@@ -1,0 +1,1 @@
+"""Escrow and settlement: deposits, trades from close to release, payouts, certificates."""

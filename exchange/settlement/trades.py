@@ -1,0 +1,375 @@
+"""A sale from the close to the release of the price (成交 → 交割 → 结算), and its certificate.
+
+The winner confirms the contract within 3 working days and pays the balance within 5;
+otherwise the deposit is forfeited and the operator offers the lot to the next bidder or
+relists it. The seller records delivery; the buyer accepts it or lets the objection window
+lapse; then the price less commission is released and the transaction certificate issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from exchange.accounts.service import require_role
+from exchange.accounts.types import Account, Role
+from exchange.calendar import WorkingDayCalendar
+from exchange.clock import Clock
+from exchange.errors import Conflict, NotFound, ValidationFailed
+from exchange.infra.db import Conn
+from exchange.ledger import ledger
+from exchange.settlement import moves
+from exchange.settlement import repository as repo
+from exchange.settlement.cards import CardGateway, IntentState
+from exchange.settlement.types import (
+    CardReturn,
+    Delivery,
+    ForfeitDecision,
+    NextStep,
+    PayoutAccount,
+    PayoutSent,
+    SettlementRules,
+    TradeStatus,
+    commission,
+)
+from exchange.settlement.views import payout_view, trade_view, transfer_view
+from exchange.validation import FieldErrors, choice, text
+
+log = logging.getLogger(__name__)
+
+
+class TradeService:
+    def __init__(
+        self, pool: asyncpg.Pool, clock: Clock, calendar: WorkingDayCalendar,
+        rules: SettlementRules | None = None, cards: CardGateway | None = None,
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._calendar = calendar
+        self.rules = rules or SettlementRules()
+        self.cards = cards
+
+    # -- opening -----------------------------------------------------------------------
+
+    async def open_trade(
+        self, conn: Conn, auction_id: int, round_: int, buyer_id: int, price: int,
+        deposit: asyncpg.Record | None, now: datetime,
+    ) -> int | None:
+        """The trade of a sale; None if it was opened before (a repeated close is a no-op)."""
+        listing = await conn.fetchrow(
+            "SELECT l.id, l.seller_id, l.currency FROM auctions a JOIN listings l ON l.id = a.listing_id "
+            "WHERE a.id = $1", auction_id)
+        assert listing is not None
+        rules = self.rules
+        trade_id = await repo.insert_trade(conn, {
+            "auction_id": auction_id, "round": round_, "listing_id": listing["id"],
+            "seller_id": listing["seller_id"], "buyer_id": buyer_id, "price": price,
+            "currency": listing["currency"].strip(),
+            "deposit_id": None if deposit is None else deposit["id"], "deposit_applied": 0,
+            "buyer_fee": commission(price, rules.buyer_scale, rules.minimum_fee),
+            "seller_fee": commission(price, rules.seller_scale, rules.minimum_fee),
+            "reference_code": await repo.next_reference(conn, "T", now), "created_at": now,
+            "contract_due": self._calendar.period_end(now, rules.contract_wd),
+            "balance_due": self._calendar.period_end(now, rules.balance_wd),
+        })
+        if trade_id is None:
+            return None
+        if deposit is not None and deposit["status"] == "held":
+            applied = await moves.apply_deposit(conn, deposit, trade_id, price, now)
+            await repo.set_trade(conn, trade_id, deposit_applied=applied)
+        return trade_id
+
+    # -- the buyer ------------------------------------------------------------------------
+
+    async def _own(self, conn: Conn, party: Account, trade_id: int, *, as_: str) -> asyncpg.Record:
+        trade = await repo.trade(conn, trade_id, for_update=True)
+        if trade is None or (party.role != Role.OPERATOR and trade[f"{as_}_id"] != party.id):
+            raise NotFound("no such trade")
+        return trade
+
+    @staticmethod
+    def _expect(trade: asyncpg.Record, *statuses: TradeStatus) -> None:
+        if trade["status"] not in statuses:
+            raise Conflict(f"trade {trade['reference_code']} is {trade['status'].replace('_', ' ')}")
+
+    async def confirm_contract(self, buyer: Account | None, trade_id: int) -> dict[str, Any]:
+        party = require_role(buyer, Role.INVESTOR)
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            trade = await self._own(conn, party, trade_id, as_="buyer")
+            self._expect(trade, TradeStatus.AWAITING_CONTRACT)
+            if now > trade["contract_due"]:
+                raise Conflict("the contract was due by " + trade["contract_due"].isoformat())
+            await repo.set_trade(conn, trade_id, status=TradeStatus.AWAITING_BALANCE.value, contract_confirmed_at=now)
+            return trade_view(await self._get(conn, trade_id))
+
+    async def balance_by_bank(self, staff: Account, reference: str, paid: int, statement_ref: str) -> dict[str, Any]:
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            trade = await repo.trade_by_reference(conn, reference, for_update=True)
+            if trade is None:
+                raise NotFound(f"no deposit or trade has the reference code {reference}")
+            self._expect(trade, TradeStatus.AWAITING_BALANCE)
+            if now > trade["balance_due"]:
+                raise Conflict(f"the balance of {reference} was due by {trade['balance_due'].isoformat()}; "
+                               "the transfer must be returned to the payer")
+            if paid != moves.balance_due(trade):
+                raise Conflict(f"the balance of {reference} is {moves.balance_due(trade)} minor units, "
+                               f"the transfer is {paid}; nothing was recorded")
+            await self._pay_balance(conn, trade, "offline", statement_ref, now, staff.id)
+            return {"deposit": None, "trade": trade_view(await self._get(conn, trade["id"]))}
+
+    async def balance_by_card(self, conn: Conn, reference: str, state: IntentState) -> None:
+        trade = await repo.trade_by_reference(conn, reference, for_update=True)
+        if trade is None or state.status != "succeeded":
+            return
+        if trade["status"] != TradeStatus.AWAITING_BALANCE or state.amount_received != moves.balance_due(trade):
+            log.warning("card payment %s for trade %s not applied: trade is %s", state.id, reference, trade["status"])
+            return
+        await self._pay_balance(conn, trade, "stripe", state.id, self._clock.now(), None)
+
+    async def _pay_balance(self, conn: Conn, trade: asyncpg.Record, provider: str, ref: str,
+                           now: datetime, staff_id: int | None) -> None:
+        await moves.receive(conn, provider=provider, external_ref=ref, purpose="balance", payer_id=trade["buyer_id"],
+                            amount=moves.balance_due(trade), currency=trade["currency"].strip(), now=now,
+                            trade_id=trade["id"], confirmed_by=staff_id)
+        await moves.pay_balance(conn, trade, now)
+        await repo.set_trade(conn, trade["id"], status=TradeStatus.AWAITING_DELIVERY.value, balance_paid_at=now)
+
+    async def start_card_balance(self, buyer: Account | None, trade_id: int, back: CardReturn) -> dict[str, Any]:
+        party = require_role(buyer, Role.INVESTOR)
+        if self.cards is None:
+            raise Conflict("card payments are not enabled on this exchange; pay by bank transfer")
+        async with self._pool.acquire() as conn:
+            trade = await self._own(conn, party, trade_id, as_="buyer")
+        self._expect(trade, TradeStatus.AWAITING_BALANCE)
+        checkout = await self.cards.checkout(
+            reference=trade["reference_code"], purpose="balance", amount=moves.balance_due(trade),
+            currency=trade["currency"].strip(), manual_capture=False,
+            description=f"Balance of {trade['reference_code']} for {trade['reference_no']}",
+            customer_email=party.email, success_url=back.success_url, cancel_url=back.cancel_url,
+            idempotency_key=f"trade-{trade_id}-checkout-{int(self._clock.now().timestamp())}",
+        )
+        return {"checkout_url": checkout.url, "session_id": checkout.session_id}
+
+    async def accept_delivery(self, buyer: Account | None, trade_id: int) -> dict[str, Any]:
+        party = require_role(buyer, Role.INVESTOR)
+        async with self._pool.acquire() as conn, conn.transaction():
+            trade = await self._own(conn, party, trade_id, as_="buyer")
+            self._expect(trade, TradeStatus.DELIVERED)
+            await self._release(conn, trade, accepted=True)
+            return trade_view(await self._get(conn, trade_id))
+
+    # -- the seller -----------------------------------------------------------------------
+
+    async def record_delivery(self, seller: Account | None, trade_id: int, delivery: Delivery) -> dict[str, Any]:
+        """交割: e.g. the patent assignment registered; the buyer's objection window starts."""
+        party = require_role(seller, Role.INSTITUTION)
+        errors = FieldErrors()
+        note = text(errors, "note", delivery.note, max_len=2000, multiline=True)
+        errors.raise_if_any()
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            trade = await self._own(conn, party, trade_id, as_="seller")
+            self._expect(trade, TradeStatus.AWAITING_DELIVERY)
+            await repo.set_trade(conn, trade_id, status=TradeStatus.DELIVERED.value, delivered_at=now,
+                                 delivery_note=note,
+                                 objection_due=self._calendar.period_end(now, self.rules.objection_wd))
+            return trade_view(await self._get(conn, trade_id))
+
+    # -- release and certificate ------------------------------------------------------------
+
+    async def _release(self, conn: Conn, trade: asyncpg.Record, *, accepted: bool) -> None:
+        now = self._clock.now()
+        provider = "offline"
+        paid_by_card = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM payments WHERE trade_id = $1 AND provider = 'stripe')", trade["id"])
+        if paid_by_card and self.cards is not None and await repo.payout_account(conn, trade["seller_id"]):
+            provider = "stripe"
+        await moves.release_price(conn, trade, provider, now)
+        await repo.set_trade(conn, trade["id"], status=TradeStatus.RELEASED.value, released_at=now,
+                             accepted_at=now if accepted else None)
+        await self._certify(conn, trade["id"], now)
+
+    async def _certify(self, conn: Conn, trade_id: int, now: datetime) -> None:
+        """交易凭证: the fields DOMAIN.md lists, with a digest anyone can recompute."""
+        trade = await self._get(conn, trade_id)
+        listing = await conn.fetchrow(
+            "SELECT announcement_start, competitive_method, transfer_mode FROM listings WHERE id = $1",
+            trade["listing_id"])
+        assert listing is not None
+        closed_at = await conn.fetchval("SELECT closed_at FROM auctions WHERE id = $1", trade["auction_id"])
+        seq: int = await conn.fetchval("SELECT nextval('certificate_no_seq')")
+        number = f"TC{now.year}{seq:06d}"
+        body = {
+            "certificate_no": number, "project_no": trade["reference_no"], "trade_reference": trade["reference_code"],
+            "dates": {"announced": listing["announcement_start"].isoformat(), "deal": closed_at.isoformat(),
+                      "paid": trade["balance_paid_at"].isoformat(), "released": now.isoformat()},
+            "parties": {"seller": trade["seller_name"], "buyer": trade["buyer_name"]},
+            "item": {"title": trade["title"], "title_en": trade["title_en"], "transfer_mode": listing["transfer_mode"]},
+            "method": listing["competitive_method"], "appraisal": trade["appraised_value"],
+            "price": trade["price"], "currency": trade["currency"].strip(),
+            "payment": {"deposit_applied": trade["deposit_applied"], "balance": moves.balance_due(trade),
+                        "buyer_commission": trade["buyer_fee"], "seller_commission": trade["seller_fee"]},
+        }
+        digest = certificate_digest(body)
+        await repo.insert_certificate(conn, number, trade_id, now, body, digest)
+
+    async def certificate(self, number: str) -> dict[str, Any]:
+        """Public: anyone holding the number can read and check the certificate."""
+        async with self._pool.acquire() as conn:
+            row = await repo.certificate(conn, number.strip().upper()[:40])
+        if row is None:
+            raise NotFound("no transaction certificate has this number")
+        body: dict[str, Any] = row["body"]
+        return {"number": row["number"], "issued_at": row["issued_at"].isoformat(), "body": body,
+                "digest": row["digest"], "digest_valid": certificate_digest(body) == row["digest"]}
+
+    # -- deadlines --------------------------------------------------------------------------
+
+    async def sweep(self) -> dict[str, int]:
+        """Forfeits overdue winners, releases deliveries whose objection window lapsed, and
+        sends card payouts not yet sent."""
+        now = self._clock.now()
+        async with self._pool.acquire() as conn:
+            overdue = await repo.trades_where(
+                conn, "(t.status = 'awaiting_contract' AND t.contract_due < $1) OR "
+                      "(t.status = 'awaiting_balance' AND t.balance_due < $1)", now)
+            lapsed = await repo.trades_where(conn, "t.status = 'delivered' AND t.objection_due < $1", now)
+        for trade in overdue:
+            await self._forfeit(trade["id"])
+        for trade in lapsed:
+            async with self._pool.acquire() as conn, conn.transaction():
+                locked = await repo.trade(conn, trade["id"], for_update=True)
+                if locked is not None and locked["status"] == TradeStatus.DELIVERED and locked["objection_due"] < now:
+                    await self._release(conn, locked, accepted=False)
+        sent = await self._card_payouts()
+        return {"forfeited": len(overdue), "released": len(lapsed), "card_payouts": sent}
+
+    async def _forfeit(self, trade_id: int) -> None:
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            trade = await repo.trade(conn, trade_id, for_update=True)
+            if trade is None or trade["status"] not in (TradeStatus.AWAITING_CONTRACT, TradeStatus.AWAITING_BALANCE):
+                return
+            reason = ("the contract was not confirmed in time" if trade["status"] == TradeStatus.AWAITING_CONTRACT
+                      else "the balance was not paid in time")
+            await moves.forfeit(conn, trade, self.rules.forfeit_seller_share_bp, now)
+            await repo.set_trade(conn, trade_id, status=TradeStatus.FORFEITED.value, forfeited_at=now,
+                                 forfeit_reason=reason)
+
+    async def _card_payouts(self) -> int:
+        if self.cards is None:
+            return 0
+        async with self._pool.acquire() as conn:
+            waiting = await repo.payouts_where(conn, "p.provider = 'stripe' AND p.status = 'to_send' AND p.trade_id IS NOT NULL")
+        sent = 0
+        for payout in waiting:
+            async with self._pool.acquire() as conn:
+                destination = await repo.payout_account(conn, payout["payee_id"])
+            if destination is None:
+                continue
+            try:
+                ref = await self.cards.transfer(destination, payout["amount"], payout["currency"].strip(),
+                                                f"trade-{payout['trade_id']}", f"payout-{payout['id']}")
+            except Exception:
+                log.exception("card payout %d not sent yet", payout["id"])
+                continue
+            async with self._pool.acquire() as conn:
+                await conn.execute("UPDATE payouts SET status = 'sent', sent_at = $2, external_ref = $3 "
+                                   "WHERE id = $1 AND status = 'to_send'", payout["id"], self._clock.now(), ref)
+            sent += 1
+        return sent
+
+    # -- the operator -------------------------------------------------------------------------
+
+    async def decide_after_forfeit(self, operator: Account | None, trade_id: int, decision: ForfeitDecision) -> dict[str, Any]:
+        """Offer the lot to the next bidder at their last price, or relist it."""
+        staff = require_role(operator, Role.OPERATOR)
+        errors = FieldErrors()
+        step = choice(errors, "next_step", decision.next_step, [s.value for s in NextStep])
+        errors.raise_if_any()
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            trade = await self._own(conn, staff, trade_id, as_="buyer")
+            self._expect(trade, TradeStatus.FORFEITED)
+            if trade["next_step"] is not None:
+                raise Conflict(f"the operator already decided: {trade['next_step'].replace('_', ' ')}")
+            if step == NextStep.NEXT_BIDDER:
+                previous = await conn.fetch("SELECT buyer_id FROM trades WHERE auction_id = $1", trade["auction_id"])
+                runner = await repo.runner_up(conn, trade["auction_id"], trade["buyer_id"])
+                if runner is None or runner[0] in {r["buyer_id"] for r in previous}:
+                    raise Conflict("there is no next bidder for this lot; relist it")
+                await self.open_trade(conn, trade["auction_id"], trade["round"] + 1, runner[0], runner[1], None, now)
+            await repo.set_trade(conn, trade_id, next_step=step, next_step_by=staff.id)
+            return trade_view(await self._get(conn, trade_id))
+
+    async def mark_payout_sent(self, operator: Account | None, payout_id: int, sent: PayoutSent) -> dict[str, Any]:
+        staff = require_role(operator, Role.OPERATOR)
+        errors = FieldErrors()
+        bank_ref = text(errors, "bank_ref", sent.bank_ref, max_len=100)
+        errors.raise_if_any()
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await repo.payouts_where(conn, "p.id = $1", payout_id)
+            if not rows:
+                raise NotFound("no such payout")
+            if rows[0]["status"] != "to_send" or rows[0]["provider"] != "offline":
+                raise Conflict("this payout is not waiting for a bank transfer")
+            updated = await conn.execute(
+                "UPDATE payouts SET status = 'sent', sent_at = $2, sent_by = $3, external_ref = $4 "
+                "WHERE id = $1 AND status = 'to_send'", payout_id, self._clock.now(), staff.id, bank_ref)
+            if updated.endswith(" 0"):
+                raise Conflict("this payout was marked sent by someone else")
+            return payout_view((await repo.payouts_where(conn, "p.id = $1", payout_id))[0])
+
+    async def set_payout_account(self, operator: Account | None, account_id: int, target: PayoutAccount) -> dict[str, Any]:
+        staff = require_role(operator, Role.OPERATOR)
+        value = target.stripe_account.strip()
+        if not value.startswith("acct_") or not value[5:].isalnum() or len(value) > 69:
+            raise ValidationFailed("stripe_account: must look like acct_…", field_errors={"stripe_account": "must look like acct_…"})
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """INSERT INTO payout_accounts (account_id, stripe_account, recorded_by, recorded_at)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE
+                   SET stripe_account = $2, recorded_by = $3, recorded_at = $4""",
+                account_id, value, staff.id, self._clock.now())
+        return {"account_id": account_id, "stripe_account": value}
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def _get(self, conn: Conn, trade_id: int) -> asyncpg.Record:
+        trade = await repo.trade(conn, trade_id)
+        assert trade is not None
+        return trade
+
+    async def trades(self, viewer: Account | None, *, status: str | None = None) -> list[dict[str, Any]]:
+        """Buyers and sellers see their own trades; operators every trade (optionally by status)."""
+        who = require_role(viewer, Role.INVESTOR, Role.INSTITUTION, Role.OPERATOR)
+        async with self._pool.acquire() as conn:
+            if who.role == Role.OPERATOR:
+                rows = await repo.trades_where(conn, "($1::text IS NULL OR t.status = $1)", status)
+            else:
+                rows = await repo.trades_where(conn, "t.buyer_id = $1 OR t.seller_id = $1", who.id)
+        return [trade_view(row) for row in rows]
+
+    async def trade(self, viewer: Account | None, trade_id: int) -> dict[str, Any]:
+        who = require_role(viewer, Role.INVESTOR, Role.INSTITUTION, Role.OPERATOR)
+        async with self._pool.acquire() as conn:
+            row = await repo.trade(conn, trade_id)
+            if row is None or (who.role != Role.OPERATOR and who.id not in (row["buyer_id"], row["seller_id"])):
+                raise NotFound("no such trade")
+            lines = await ledger.transfers_of(conn, trade_id=trade_id)
+        if who.role != Role.OPERATOR:
+            own = (f":{who.id}:",)
+            lines = [t for t in lines if any(o in t.debit_account or o in t.credit_account for o in own)]
+        return trade_view(row) | {"ledger": [transfer_view(t) for t in lines]}
+
+
+def certificate_digest(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,99 @@
+"""Deposits, trades, payouts and the rules (every number a setting with DOMAIN.md's default)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import msgspec
+
+
+class DepositStatus(StrEnum):
+    DUE = "due"  # qualified, not yet paid
+    HELD = "held"  # in escrow; the investor may bid
+    APPLIED = "applied"  # the winner's deposit, now part of the price
+    RELEASED = "released"  # returned to the investor
+    FORFEITED = "forfeited"  # the winner defaulted
+    LAPSED = "lapsed"  # not paid in time: no right to bid
+
+
+class TradeStatus(StrEnum):
+    AWAITING_CONTRACT = "awaiting_contract"
+    AWAITING_BALANCE = "awaiting_balance"
+    AWAITING_DELIVERY = "awaiting_delivery"
+    DELIVERED = "delivered"
+    RELEASED = "released"
+    FORFEITED = "forfeited"
+
+
+class NextStep(StrEnum):
+    NEXT_BIDDER = "next_bidder"
+    RELIST = "relist"
+
+
+@dataclass(frozen=True)
+class FeeBand:
+    """A marginal band: `basis_points` of the part of the price from `from_price` upward."""
+
+    from_price: int
+    basis_points: int
+
+
+# A sliding scale per side: 1.5% up to 1M yuan, 1% to 5M, 0.5% to 10M, 0.2% above; at least 3,000 yuan.
+DEFAULT_SCALE = (FeeBand(0, 150), FeeBand(100_000_000, 100), FeeBand(500_000_000, 50), FeeBand(1_000_000_000, 20))
+
+
+@dataclass(frozen=True)
+class SettlementRules:
+    deposit_wd: int = 3  # pay the deposit within 3 working days of qualification
+    contract_wd: int = 3  # the winner confirms the contract within 3 working days
+    balance_wd: int = 5  # and pays the balance within 5
+    objection_wd: int = 5  # the buyer may object to the delivery within 5 working days
+    forfeit_seller_share_bp: int = 5_000  # the seller's share of a forfeited deposit
+    buyer_scale: tuple[FeeBand, ...] = field(default=DEFAULT_SCALE)
+    seller_scale: tuple[FeeBand, ...] = field(default=DEFAULT_SCALE)
+    minimum_fee: int = 300_000  # per side, in minor units
+
+
+def commission(price: int, scale: tuple[FeeBand, ...], minimum: int) -> int:
+    """The fee on `price`: each band's rate on the part of the price inside it, rounded half
+    up to the minor unit; never below `minimum`, never above the price."""
+    total = 0
+    for band, upper in zip(scale, [b.from_price for b in scale[1:]] + [None], strict=True):
+        if price <= band.from_price:
+            break
+        part = (price if upper is None else min(price, upper)) - band.from_price
+        total += part * band.basis_points
+    fee = (total + 5_000) // 10_000
+    return min(max(fee, minimum), price)
+
+
+class BankTransfer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A line of the settlement account's bank statement, matched by the payer's reference code."""
+
+    reference_code: str
+    amount: int
+    statement_ref: str
+
+
+class Delivery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    note: str
+
+
+class ForfeitDecision(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    next_step: str
+
+
+class PayoutSent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    bank_ref: str
+
+
+class PayoutAccount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    stripe_account: str
+
+
+class CardReturn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where the hosted card page sends the payer back."""
+
+    success_url: str
+    cancel_url: str
