@@ -48,6 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             counts = await load_demo(services)
             log.info("loaded the demo data set: %s", counts)
         await services.auctions.start()  # rebuilds live books and applies deadlines missed while down
+        services.settlement.start()  # and settlement deadlines, then sweeps every few seconds
         if settings.load_demo:
             await ensure_live_demo_auction(services)
         feed = FeedServer(services, web_port=port)
@@ -64,6 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             await server.serve()
         finally:
             await feed.stop()
+            await services.settlement.stop()
             await services.auctions.stop()
         return 0
 
@@ -113,6 +115,22 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
         return 0
 
     return _run_with_services(Settings.from_env(), load)
+
+
+def cmd_ledger_check(args: argparse.Namespace) -> int:
+    from exchange.ledger.check import INVARIANTS, check
+
+    async def run(services: Any) -> int:
+        async with services.pool.acquire() as conn:
+            failures = await check(conn)
+        for failure in failures:
+            print(f"FAILED: {failure.invariant}")
+            for entry in failure.entries:
+                print("  " + json.dumps(entry, default=str, ensure_ascii=False))
+        print(f"{len(INVARIANTS) - len(failures)} of {len(INVARIANTS)} ledger invariants hold")
+        return 1 if failures else 0
+
+    return _run_with_services(Settings.from_env(), run)
 
 
 def _report(result: dict[str, Any], as_json: bool) -> int:
@@ -240,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the demo data set")
     demo_sub = demo.add_subparsers(dest="action", required=True)
     demo_sub.add_parser("load", help="load the demo data set into an empty database").set_defaults(func=cmd_demo_load)
+
+    ledger_cmd = sub.add_parser("ledger", help="the double-entry ledger")
+    ledger_sub = ledger_cmd.add_subparsers(dest="action", required=True)
+    ledger_sub.add_parser(
+        "check", help="verify the ledger's invariants on the database; exits 1 naming the offending entries",
+    ).set_defaults(func=cmd_ledger_check)
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="target", required=True)

@@ -15,6 +15,7 @@ from exchange.infra.db import create_pool
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from exchange.infra.migrations import migrate
 from exchange.services import Services
+from exchange.settlement.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,15 @@ async def open_services(
             applied = await migrate(conn, settings.migrations_dir)
         for name in applied:
             log.info("applied migration %s", name)
-        yield Services.build(pool, redis, clock or SystemClock(), default_calendar(settings.acceleration))
+        cards = StripeGateway.from_env()  # card payments when STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are set
+        if cards is not None:
+            log.info("card payments enabled through Stripe")
+        try:
+            yield Services.build(pool, redis, clock or SystemClock(), default_calendar(settings.acceleration),
+                                 cards=cards)
+        finally:
+            if cards is not None:
+                await cards.aclose()
     finally:
         await redis.aclose()
         await pool.close()
