@@ -57,7 +57,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
                           f"`exchange bench fanout --watchers {fan['watchers']} --json`",
                           f"p99 {fan['p99_ms']} ms (p50 {fan['p50_ms']} ms, max {fan['max_ms']} ms)",
                           f"{fan['deliveries_received']:,} of {fan['deliveries_expected']:,} deliveries received, "
-                          f"{fan['watchers_dropped']} watchers dropped", target])
+                          f"{fan['watchers_dropped']} watchers dropped; {fan['bids']} bids accepted, "
+                          f"{fan['bid_errors']} not", target])
     return found
 
 

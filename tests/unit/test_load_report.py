@@ -53,7 +53,7 @@ def test_the_readme_table_is_rewritten_between_the_markers_only() -> None:
                           "ack_max_ms_at_half_peak": 60.1, "half_peak_rate_per_s": 2700.0},
                "fanout-5000": {"watchers": 5000, "offered_bids_per_s": 10.0, "p99_ms": 120.0, "p50_ms": 50.0,
                                "max_ms": 200.0, "deliveries_received": 500000, "deliveries_expected": 500000,
-                               "watchers_dropped": 0}}
+                               "watchers_dropped": 0, "bids": 100, "bid_errors": 0}}
     updated = rewrite(readme, table(results, cpus=2))
     assert updated.startswith("# Title\n\n## Benchmarks\n\nIntro.\n\n" + BEGIN)
     assert updated.endswith(END + "\n\nWhy targets were missed.\n")
