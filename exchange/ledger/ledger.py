@@ -95,7 +95,7 @@ def _same(found: Transfer, flow: Flow, debit: str, credit: str, amount: int, pen
     )
 
 
-async def _move(conn: Conn, changes: dict[int, tuple[int, int, int, int]]) -> None:
+async def _move(conn: Conn, changes: dict[int, tuple[int, int, int, int]], codes: dict[int, str]) -> None:
     """Adds (debits pending, debits posted, credits pending, credits posted) per account id,
     in id order so that two transfers over the same accounts never deadlock."""
     for account_id in sorted(changes):
@@ -108,8 +108,7 @@ async def _move(conn: Conn, changes: dict[int, tuple[int, int, int, int]]) -> No
                 account_id, dp, dq, cp, cq,
             )
         except asyncpg.CheckViolationError as exc:
-            code = await conn.fetchval("SELECT code FROM ledger_accounts WHERE id = $1", account_id)
-            raise Conflict(f"ledger account {code} would exceed its limit: insufficient funds") from exc
+            raise Conflict(f"ledger account {codes[account_id]} would exceed its limit: insufficient funds") from exc
 
 
 async def transfer(
@@ -131,10 +130,11 @@ async def transfer(
     )
     if inserted is None:
         return await _replayed(conn, transfer_id, flow, debit.code, credit.code, amount, None)
+    codes = {debit_id: debit.code, credit_id: credit.code}
     if pending:
-        await _move(conn, {debit_id: (amount, 0, 0, 0), credit_id: (0, 0, amount, 0)})
+        await _move(conn, {debit_id: (amount, 0, 0, 0), credit_id: (0, 0, amount, 0)}, codes)
     else:
-        await _move(conn, {debit_id: (0, amount, 0, 0), credit_id: (0, 0, 0, amount)})
+        await _move(conn, {debit_id: (0, amount, 0, 0), credit_id: (0, 0, 0, amount)}, codes)
     found = await get_transfer(conn, transfer_id)
     assert found is not None
     return found
@@ -189,7 +189,8 @@ async def _resolve(conn: Conn, transfer_id: str, pending_id: str, flow: Flow, no
         memo[:MAX_MEMO], row["deposit_id"], row["trade_id"], now,
     )
     posted = amount if flow == Flow.POST_PENDING else 0
-    await _move(conn, {debit_id: (-amount, posted, 0, 0), credit_id: (0, 0, -amount, posted)})
+    codes = {debit_id: pending.debit_account, credit_id: pending.credit_account}
+    await _move(conn, {debit_id: (-amount, posted, 0, 0), credit_id: (0, 0, -amount, posted)}, codes)
     found = await get_transfer(conn, transfer_id)
     assert found is not None
     return found
