@@ -240,6 +240,8 @@ class SettlementService:
                 "SELECT status, sold, winner_id, price FROM auctions WHERE id = $1 FOR UPDATE", auction_id)
             if auction is None or auction["status"] != "closed":
                 return
+            # a payment being applied to one of them finishes first, and its result is settled here
+            await conn.execute("SELECT 1 FROM deposits WHERE auction_id = $1 ORDER BY id FOR UPDATE", auction_id)
             deposits = await repo.deposits_where(conn, "d.auction_id = $1", auction_id, limit=100_000)
             winner = auction["winner_id"] if auction["sold"] else None
             for deposit in deposits:

@@ -325,10 +325,6 @@ async def test_a_webhook_during_an_outage_is_refused_then_applied_on_stripes_ret
     assert (await deposit_of(engine, sale, 0))["status"] == "held"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "settle_auction reads the deposits unlocked, then overwrites a deposit the webhook just held with "
-    "'lapsed': the ledger hold stays pending and the card is never cancelled. Locking the auction's "
-    "deposits (SELECT ... FOR UPDATE) before reading them makes this pass; then remove this mark."))
 async def test_an_authorisation_racing_the_close_is_released_or_cancelled(
     engine: Services, client: httpx.AsyncClient, fake: FakeStripe, clock: FixedClock, database_url: str,
 ) -> None:
