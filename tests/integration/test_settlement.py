@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
@@ -111,8 +111,7 @@ async def test_a_deposit_not_paid_in_three_working_days_lapses(engine: Services,
         await pay_by_bank(engine, sale, sale.parties.investors[0].id)
 
 
-def deposit_due(deposit: dict[str, object]) -> __import__("datetime").datetime:
-    from datetime import datetime
+def deposit_due(deposit: dict[str, object]) -> datetime:
     return datetime.fromisoformat(str(deposit["due_at"]))
 
 
@@ -278,7 +277,7 @@ async def test_nobody_sees_another_party_payments(engine: Services, clock: Fixed
     with pytest.raises(NotFound):
         await engine.settlement.deposit(b, deposit_of_a)
     assert {d["investor_id"] for d in await engine.settlement.deposits(b)} == {b.id}
-    assert {p["payer_id"] for p in []} == set()
+    assert [p["deposit_id"] for p in await engine.settlement.payments(b)] == [sale.deposits[b.id]["id"]]
     assert all(line["debit"].find(f":{a.id}:") < 0 and line["credit"].find(f":{a.id}:") < 0
                for line in await engine.settlement.ledger_lines(b))
     with pytest.raises(NotFound):
@@ -304,3 +303,31 @@ async def test_ledger_lines_cannot_be_changed_and_tampered_balances_are_named(en
     assert "account balances equal the sum of their transfers" in names
     entries = [e for f in failures for e in f.entries]
     assert any(e.get("code") == "bank:CNY" for e in entries)
+
+
+async def test_exchange_ledger_check_exits_non_zero_naming_the_offending_entries(
+    engine: Services, clock: FixedClock, database_url: str, redis_url: str, tmp_path: object,
+) -> None:
+    import os
+    import sys
+
+    sale, _ = await _full_trade(engine, clock)
+    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "EXCHANGE_VAR_DIR": str(tmp_path)}
+
+    async def run() -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "exchange.cli", "ledger", "check", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await process.communicate()
+        assert process.returncode is not None
+        return process.returncode, out.decode()
+
+    code, out = await run()
+    assert code == 0, out
+    assert "8 of 8 ledger invariants hold" in out
+    deposit = sale.deposits[sale.parties.investors[1].id]
+    async with engine.pool.acquire() as conn:  # a hand edit: a released deposit marked held again
+        await conn.execute("UPDATE deposits SET status = 'held' WHERE id = $1", deposit["id"])
+    code, out = await run()
+    assert code == 1
+    assert "FAILED: each deposit's hold matches its status" in out and deposit["reference_code"] in out
