@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -16,6 +17,7 @@ from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from exchange.infra.migrations import migrate
 from exchange.services import Services
 from exchange.settlement.stripe_gateway import StripeGateway
+from exchange.settlement.types import SettlementRules
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ async def open_services(
             log.info("card payments enabled through Stripe")
         try:
             yield Services.build(pool, redis, clock or SystemClock(), default_calendar(settings.acceleration),
-                                 cards=cards)
+                                 cards=cards, rules=SettlementRules.from_env(os.environ))
         finally:
             if cards is not None:
                 await cards.aclose()

@@ -124,7 +124,8 @@ CREATE TABLE trades (
     seller_fee            bigint NOT NULL CHECK (seller_fee >= 0),
     reference_code        text NOT NULL UNIQUE,
     status                text NOT NULL CHECK (status IN (
-        'awaiting_contract', 'awaiting_balance', 'awaiting_delivery', 'delivered', 'released', 'forfeited')),
+        'awaiting_contract', 'awaiting_balance', 'awaiting_delivery', 'delivered', 'released', 'forfeited',
+        'rescinded')),
     created_at            timestamptz NOT NULL,
     contract_due          timestamptz NOT NULL,
     balance_due           timestamptz NOT NULL,
@@ -135,6 +136,10 @@ CREATE TABLE trades (
     objection_due         timestamptz,
     objection             text NOT NULL DEFAULT '' CHECK (length(objection) <= 2000),
     objected_at           timestamptz,
+    -- the operator's arbitration of an objection: release to the seller, or rescind and refund
+    objection_outcome     text CHECK (objection_outcome IN ('release', 'rescind')),
+    objection_ruling      text NOT NULL DEFAULT '' CHECK (length(objection_ruling) <= 2000),
+    ruled_by              bigint REFERENCES accounts (id),
     accepted_at           timestamptz,
     released_at           timestamptz,
     forfeited_at          timestamptz,
@@ -148,10 +153,10 @@ CREATE TABLE trades (
 );
 CREATE INDEX trades_buyer ON trades (buyer_id);
 CREATE INDEX trades_seller ON trades (seller_id);
-CREATE INDEX trades_open ON trades (status) WHERE status NOT IN ('released', 'forfeited');
+CREATE INDEX trades_open ON trades (status) WHERE status NOT IN ('released', 'forfeited', 'rescinded');
 
--- Money leaving the exchange: a seller's proceeds, a forfeiture share, a refund of a
--- released bank deposit. Offline payouts are sent by an operator and marked sent.
+-- Money leaving the exchange: a seller's proceeds, a forfeiture share, a refund (a released
+-- deposit, a rescinded trade). Offline payouts are sent by an operator and marked sent.
 CREATE TABLE payouts (
     id            bigserial PRIMARY KEY,
     payee_id      bigint NOT NULL REFERENCES accounts (id),

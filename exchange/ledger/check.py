@@ -76,10 +76,10 @@ INVARIANTS = (
         FROM ledger_accounts a FULL JOIN expected e ON e.code = a.code
         WHERE (a.kind IS NULL OR a.kind IN ('bank', 'card'))
           AND (coalesce(a.debits_posted, 0) <> coalesce(e.received, 0) OR coalesce(a.credits_posted, 0) <> coalesce(e.paid, 0))"""),
-    Invariant("released trades hold nothing in escrow", """
+    Invariant("settled trades hold nothing in escrow", """
         SELECT t.reference_code, a.code, a.credits_posted - a.debits_posted AS left_in_escrow FROM trades t
         JOIN ledger_accounts a ON a.code = 'escrow:trade:' || t.id || ':' || t.currency
-        WHERE t.status IN ('released', 'forfeited') AND a.credits_posted <> a.debits_posted"""),
+        WHERE t.status IN ('released', 'forfeited', 'rescinded') AND a.credits_posted <> a.debits_posted"""),
 )
 
 

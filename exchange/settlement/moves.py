@@ -154,3 +154,19 @@ async def forfeit(conn: Conn, trade: asyncpg.Record, seller_share_bp: int, now: 
                               trade_id=trade_id)
     if trade["deposit_id"] is not None:
         await repo.set_deposit(conn, trade["deposit_id"], status="forfeited", resolved_at=now)
+
+
+async def rescind(conn: Conn, trade: asyncpg.Record, deposit_provider: str, balance_provider: str,
+                  now: datetime) -> None:
+    """An objection upheld: everything in the trade's escrow goes back to the buyer, each part
+    by the way it came (the deposit, then the balance)."""
+    cur, trade_id, buyer_id = trade["currency"].strip(), trade["id"], trade["buyer_id"]
+    buyer = ledger.investor(buyer_id, cur)
+    parts = [("deposit", trade["deposit_applied"], deposit_provider), ("balance", balance_due(trade), balance_provider)]
+    for name, amount, provider in parts:
+        if not amount:
+            continue
+        await ledger.transfer(conn, f"trade:{trade_id}:rescind-{name}", Account.trade_escrow(trade_id, cur), buyer,
+                              amount, now, memo=f"{name} returned: the sale was rescinded", trade_id=trade_id)
+        await pay_out(conn, payee=buyer, payee_id=buyer_id, purpose="refund", amount=amount, provider=provider,
+                      transfer_id=f"trade:{trade_id}:refund-{name}", now=now, trade_id=trade_id)

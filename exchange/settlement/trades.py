@@ -31,8 +31,10 @@ from exchange.settlement.types import (
     Delivery,
     ForfeitDecision,
     NextStep,
+    Objection,
     PayoutAccount,
     PayoutSent,
+    Ruling,
     SettlementRules,
     TradeStatus,
     commission,
@@ -165,6 +167,49 @@ class TradeService:
             await self._release(conn, trade, accepted=True)
             return trade_view(await self._get(conn, trade_id))
 
+    async def object_to_delivery(self, buyer: Account | None, trade_id: int, objection: Objection) -> dict[str, Any]:
+        """Within the objection window the buyer may object; the release waits for the operator."""
+        party = require_role(buyer, Role.INVESTOR)
+        errors = FieldErrors()
+        reason = text(errors, "reason", objection.reason, max_len=2000, multiline=True)
+        errors.raise_if_any()
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            trade = await self._own(conn, party, trade_id, as_="buyer")
+            self._expect(trade, TradeStatus.DELIVERED)
+            if trade["objected_at"] is not None:
+                raise Conflict("you have already objected; the operator is arbitrating")
+            if now > trade["objection_due"]:
+                raise Conflict("the objection window closed on " + trade["objection_due"].isoformat())
+            await repo.set_trade(conn, trade_id, objection=reason, objected_at=now)
+            return trade_view(await self._get(conn, trade_id))
+
+    async def rule_on_objection(self, operator: Account | None, trade_id: int, ruling: Ruling) -> dict[str, Any]:
+        """The operator's arbitration: release the price to the seller, or rescind and refund the buyer."""
+        staff = require_role(operator, Role.OPERATOR)
+        errors = FieldErrors()
+        outcome = choice(errors, "outcome", ruling.outcome, ["release", "rescind"])
+        reasons = text(errors, "reasons", ruling.reasons, max_len=2000, multiline=True)
+        errors.raise_if_any()
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            trade = await self._own(conn, staff, trade_id, as_="buyer")
+            self._expect(trade, TradeStatus.DELIVERED)
+            if trade["objected_at"] is None:
+                raise Conflict("the buyer has not objected to this delivery")
+            await repo.set_trade(conn, trade_id, objection_outcome=outcome, objection_ruling=reasons, ruled_by=staff.id)
+            if outcome == "release":
+                await self._release(conn, trade, accepted=False)
+            else:
+                providers = await conn.fetchrow(
+                    """SELECT coalesce((SELECT provider FROM deposits WHERE id = $2), 'offline') AS deposit,
+                              coalesce((SELECT provider FROM payments WHERE trade_id = $1 AND purpose = 'balance'),
+                                       'offline') AS balance""", trade_id, trade["deposit_id"])
+                assert providers is not None
+                await moves.rescind(conn, trade, providers["deposit"], providers["balance"], now)
+                await repo.set_trade(conn, trade_id, status=TradeStatus.RESCINDED.value)
+            return trade_view(await self._get(conn, trade_id))
+
     # -- the seller -----------------------------------------------------------------------
 
     async def record_delivery(self, seller: Account | None, trade_id: int, delivery: Delivery) -> dict[str, Any]:
@@ -240,13 +285,15 @@ class TradeService:
             overdue = await repo.trades_where(
                 conn, "(t.status = 'awaiting_contract' AND t.contract_due < $1) OR "
                       "(t.status = 'awaiting_balance' AND t.balance_due < $1)", now)
-            lapsed = await repo.trades_where(conn, "t.status = 'delivered' AND t.objection_due < $1", now)
+            lapsed = await repo.trades_where(
+                conn, "t.status = 'delivered' AND t.objection_due < $1 AND t.objected_at IS NULL", now)
         for trade in overdue:
             await self._forfeit(trade["id"])
         for trade in lapsed:
             async with self._pool.acquire() as conn, conn.transaction():
                 locked = await repo.trade(conn, trade["id"], for_update=True)
-                if locked is not None and locked["status"] == TradeStatus.DELIVERED and locked["objection_due"] < now:
+                if (locked is not None and locked["status"] == TradeStatus.DELIVERED and locked["objection_due"] < now
+                        and locked["objected_at"] is None):
                     await self._release(conn, locked, accepted=False)
         sent = await self._card_payouts()
         return {"forfeited": len(overdue), "released": len(lapsed), "card_payouts": sent}
@@ -270,13 +317,10 @@ class TradeService:
             waiting = await repo.payouts_where(conn, "p.provider = 'stripe' AND p.status = 'to_send' AND p.trade_id IS NOT NULL")
         sent = 0
         for payout in waiting:
-            async with self._pool.acquire() as conn:
-                destination = await repo.payout_account(conn, payout["payee_id"])
-            if destination is None:
-                continue
             try:
-                ref = await self.cards.transfer(destination, payout["amount"], payout["currency"].strip(),
-                                                f"trade-{payout['trade_id']}", f"payout-{payout['id']}")
+                ref = await self._send_by_card(payout)
+                if ref is None:
+                    continue
             except Exception:
                 log.exception("card payout %d not sent yet", payout["id"])
                 continue
@@ -285,6 +329,24 @@ class TradeService:
                                    "WHERE id = $1 AND status = 'to_send'", payout["id"], self._clock.now(), ref)
             sent += 1
         return sent
+
+    async def _send_by_card(self, payout: asyncpg.Record) -> str | None:
+        """A seller's proceeds by Connect transfer; a buyer's refund back onto the card it came from."""
+        assert self.cards is not None
+        async with self._pool.acquire() as conn:
+            if payout["purpose"] == "refund":
+                query = ("SELECT d.payment_intent FROM trades t JOIN deposits d ON d.id = t.deposit_id WHERE t.id = $1"
+                         if payout["transfer_id"].endswith("deposit") else
+                         "SELECT external_ref FROM payments WHERE trade_id = $1 AND purpose = 'balance'")
+                intent: str | None = await conn.fetchval(query, payout["trade_id"])
+                if intent is None:
+                    return None
+                return await self.cards.refund(intent, payout["amount"], f"payout-{payout['id']}")
+            destination = await repo.payout_account(conn, payout["payee_id"])
+        if destination is None:
+            return None
+        return await self.cards.transfer(destination, payout["amount"], payout["currency"].strip(),
+                                         f"trade-{payout['trade_id']}", f"payout-{payout['id']}")
 
     # -- the operator -------------------------------------------------------------------------
 

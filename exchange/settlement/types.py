@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -24,6 +25,7 @@ class TradeStatus(StrEnum):
     DELIVERED = "delivered"
     RELEASED = "released"
     FORFEITED = "forfeited"
+    RESCINDED = "rescinded"  # an objection upheld: the buyer is refunded
 
 
 class NextStep(StrEnum):
@@ -45,6 +47,8 @@ DEFAULT_SCALE = (FeeBand(0, 150), FeeBand(100_000_000, 100), FeeBand(500_000_000
 
 @dataclass(frozen=True)
 class SettlementRules:
+    """Defaults from DOMAIN.md; `from_env` reads the exchange's own settings over them."""
+
     deposit_wd: int = 3  # pay the deposit within 3 working days of qualification
     contract_wd: int = 3  # the winner confirms the contract within 3 working days
     balance_wd: int = 5  # and pays the balance within 5
@@ -53,6 +57,41 @@ class SettlementRules:
     buyer_scale: tuple[FeeBand, ...] = field(default=DEFAULT_SCALE)
     seller_scale: tuple[FeeBand, ...] = field(default=DEFAULT_SCALE)
     minimum_fee: int = 300_000  # per side, in minor units
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SettlementRules:
+        def number(name: str, default: int, low: int, high: int) -> int:
+            raw = environ.get(name, "").strip()
+            if not raw:
+                return default
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise SystemExit(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+            return int(raw)
+
+        base = cls()
+        scale = environ.get("EXCHANGE_COMMISSION_SCALE", "").strip()
+        parsed = parse_scale(scale) if scale else base.buyer_scale
+        return cls(
+            deposit_wd=number("EXCHANGE_DEPOSIT_WD", base.deposit_wd, 1, 60),
+            contract_wd=number("EXCHANGE_CONTRACT_WD", base.contract_wd, 1, 60),
+            balance_wd=number("EXCHANGE_BALANCE_WD", base.balance_wd, 1, 60),
+            objection_wd=number("EXCHANGE_OBJECTION_WD", base.objection_wd, 1, 60),
+            forfeit_seller_share_bp=number("EXCHANGE_FORFEIT_SELLER_SHARE_BP", base.forfeit_seller_share_bp, 0, 10_000),
+            buyer_scale=parsed, seller_scale=parsed,
+            minimum_fee=number("EXCHANGE_MINIMUM_FEE", base.minimum_fee, 0, 10**12),
+        )
+
+
+def parse_scale(text: str) -> tuple[FeeBand, ...]:
+    """`0:150,100000000:100`: bands of (from price in minor units, basis points), ascending from 0."""
+    try:
+        bands = tuple(FeeBand(int(a), int(b)) for a, b in (part.split(":") for part in text.split(",")))
+    except ValueError as exc:
+        raise SystemExit(f"EXCHANGE_COMMISSION_SCALE must look like 0:150,100000000:100, got {text!r}") from exc
+    starts = [band.from_price for band in bands]
+    if starts[0] != 0 or starts != sorted(set(starts)) or any(not 0 <= b.basis_points <= 10_000 for b in bands):
+        raise SystemExit("EXCHANGE_COMMISSION_SCALE: bands start at 0, ascend, and charge 0 to 10000 basis points")
+    return bands
 
 
 def commission(price: int, scale: tuple[FeeBand, ...], minimum: int) -> int:
@@ -78,6 +117,17 @@ class BankTransfer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Delivery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     note: str
+
+
+class Objection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reason: str
+
+
+class Ruling(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The operator's arbitration of a buyer's objection to the delivery."""
+
+    outcome: str  # release | rescind
+    reasons: str
 
 
 class ForfeitDecision(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -42,7 +42,9 @@ def trade_view(row: asyncpg.Record) -> dict[str, Any]:
         "delivery_note": row["delivery_note"], "objection_due": _iso(row["objection_due"]),
         "accepted_at": _iso(row["accepted_at"]), "released_at": _iso(row["released_at"]),
         "forfeited_at": _iso(row["forfeited_at"]), "forfeit_reason": row["forfeit_reason"],
-        "next_step": row["next_step"], "certificate_no": row["certificate_no"],
+        "next_step": row["next_step"], "objection": row["objection"], "objected_at": _iso(row["objected_at"]),
+        "objection_outcome": row["objection_outcome"], "objection_ruling": row["objection_ruling"],
+        "certificate_no": row["certificate_no"],
         "created_at": _iso(row["created_at"]),
     }
 

@@ -18,7 +18,9 @@ from exchange.settlement.types import (
     BankTransfer,
     Delivery,
     ForfeitDecision,
+    Objection,
     PayoutSent,
+    Ruling,
     commission,
 )
 from tests.integration.settlement_flow import (
@@ -331,3 +333,62 @@ async def test_exchange_ledger_check_exits_non_zero_naming_the_offending_entries
     code, out = await run()
     assert code == 1
     assert "FAILED: each deposit's hold matches its status" in out and deposit["reference_code"] in out
+
+
+async def _delivered(engine: Services, clock: FixedClock) -> tuple[Sale, int]:
+    sale, trade = await _full_trade(engine, clock)
+    trade_id = int(str(trade["id"]))
+    await engine.trades.confirm_contract(sale.parties.investors[0], trade_id)
+    current = await engine.trades.trade(sale.parties.operator, trade_id)
+    await engine.settlement.confirm_bank_transfer(sale.parties.operator, BankTransfer(
+        reference_code=str(trade["reference_code"]), amount=current["balance_due"], statement_ref="STMT-BAL"))
+    await engine.trades.record_delivery(sale.parties.seller, trade_id, Delivery(note="registered"))
+    return sale, trade_id
+
+
+async def test_an_objection_pauses_the_release_until_the_operator_rules(engine: Services, clock: FixedClock) -> None:
+    sale, trade_id = await _delivered(engine, clock)
+    buyer, operator = sale.parties.investors[0], sale.parties.operator
+    with pytest.raises(Conflict, match="not objected"):
+        await engine.trades.rule_on_objection(operator, trade_id, Ruling(outcome="release", reasons="x"))
+    objected = await engine.trades.object_to_delivery(buyer, trade_id, Objection(reason="the assignment names another patent"))
+    assert objected["objected_at"] is not None
+    clock.set(deposit_due({"due_at": objected["objection_due"]}) + timedelta(days=1))
+    assert (await engine.settlement.sweep())["released"] == 0  # the window lapsed, but the objection holds it
+    with pytest.raises(Forbidden):
+        await engine.trades.rule_on_objection(sale.parties.seller, trade_id, Ruling(outcome="release", reasons="x"))
+    ruled = await engine.trades.rule_on_objection(operator, trade_id, Ruling(
+        outcome="release", reasons="the registration certificate names ZL2023; the objection is dismissed"))
+    assert ruled["status"] == "released" and ruled["objection_outcome"] == "release" and ruled["certificate_no"]
+    await _invariants_hold(engine)
+
+
+async def test_an_upheld_objection_rescinds_the_sale_and_refunds_the_buyer(engine: Services, clock: FixedClock) -> None:
+    sale, trade_id = await _delivered(engine, clock)
+    buyer = sale.parties.investors[0]
+    with pytest.raises(ValidationFailed):
+        await engine.trades.object_to_delivery(buyer, trade_id, Objection(reason="  "))
+    await engine.trades.object_to_delivery(buyer, trade_id, Objection(reason="not delivered"))
+    with pytest.raises(Conflict, match="already objected"):
+        await engine.trades.object_to_delivery(buyer, trade_id, Objection(reason="again"))
+    ruled = await engine.trades.rule_on_objection(sale.parties.operator, trade_id, Ruling(
+        outcome="rescind", reasons="no assignment was registered"))
+    assert ruled["status"] == "rescinded" and ruled["certificate_no"] is None
+    refunds = [p for p in await engine.settlement.payouts(buyer) if p["trade_id"] == trade_id]
+    assert sum(p["amount"] for p in refunds) == PRICE + ruled["buyer_fee"]
+    async with engine.pool.acquire() as conn:
+        assert await ledger.balance(conn, f"seller:{sale.parties.seller.id}:CNY") is None  # the seller got nothing
+    await _invariants_hold(engine)
+
+
+def test_settlement_rules_come_from_the_exchange_settings() -> None:
+    from exchange.settlement.types import FeeBand, SettlementRules
+
+    rules = SettlementRules.from_env({"EXCHANGE_DEPOSIT_WD": "4", "EXCHANGE_COMMISSION_SCALE": "0:200,100000000:100",
+                                      "EXCHANGE_FORFEIT_SELLER_SHARE_BP": "7000"})
+    assert (rules.deposit_wd, rules.forfeit_seller_share_bp) == (4, 7000)
+    assert rules.buyer_scale == rules.seller_scale == (FeeBand(0, 200), FeeBand(100_000_000, 100))
+    for bad in ({"EXCHANGE_DEPOSIT_WD": "0"}, {"EXCHANGE_FORFEIT_SELLER_SHARE_BP": "10001"},
+                {"EXCHANGE_COMMISSION_SCALE": "5:100"}, {"EXCHANGE_COMMISSION_SCALE": "0:100,x"}):
+        with pytest.raises(SystemExit):
+            SettlementRules.from_env(bad)

@@ -13,8 +13,10 @@ from exchange.settlement.types import (
     CardReturn,
     Delivery,
     ForfeitDecision,
+    Objection,
     PayoutAccount,
     PayoutSent,
+    Ruling,
 )
 from web.context import services, viewer
 
@@ -74,6 +76,14 @@ class TradesApi(Controller):
     @post("/{trade_id:int}/accept", status_code=200, summary="Accept the delivery: the price is released (the buyer)")
     async def accept(self, request: Request[Any, Any, Any], trade_id: FromPath[int]) -> dict[str, Any]:
         return await services(request).trades.accept_delivery(viewer(request), trade_id)
+
+    @post("/{trade_id:int}/objection", status_code=200, summary="Object to the delivery within the window (the buyer)")
+    async def objection(self, request: Request[Any, Any, Any], trade_id: FromPath[int], data: JSONBody[Objection]) -> dict[str, Any]:
+        return await services(request).trades.object_to_delivery(viewer(request), trade_id, data)
+
+    @post("/{trade_id:int}/ruling", status_code=200, summary="Arbitrate an objection: release or rescind (operators)")
+    async def ruling(self, request: Request[Any, Any, Any], trade_id: FromPath[int], data: JSONBody[Ruling]) -> dict[str, Any]:
+        return await services(request).trades.rule_on_objection(viewer(request), trade_id, data)
 
     @post("/{trade_id:int}/next-step", status_code=200, summary="After a forfeiture: next bidder or relist (operators)")
     async def next_step(self, request: Request[Any, Any, Any], trade_id: FromPath[int], data: JSONBody[ForfeitDecision]) -> dict[str, Any]:
