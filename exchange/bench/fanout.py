@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -227,6 +228,7 @@ async def run_fanout(watchers: int, rate: float, duration: float, processes: int
             await asyncio.sleep(1.0)
             errors = 0
             sent: list[int] = []
+            answers_by_code: Counter[str] = Counter()
             async with httpx.AsyncClient(base_url=url, timeout=30,
                                          limits=httpx.Limits(max_connections=100)) as http:
                 interval = 1.0 / rate
@@ -236,6 +238,8 @@ async def run_fanout(watchers: int, rate: float, duration: float, processes: int
                 async def place(n: int, amount: int) -> int | None:
                     response = await http.post(f"/api/lots/{auction_id}/bids", json={"amount": amount},
                                                headers=tokens[n % 2] | {"Idempotency-Key": f"fan-{n}"})
+                    code = response.json().get("code", "") if response.status_code != 201 else ""
+                    answers_by_code[f"{response.status_code} {code}".strip()] += 1
                     return int(response.json()["seq"]) if response.status_code == 201 else None
 
                 # An open loop: each bid leaves at its intended time whether or not the last one was answered.
@@ -272,6 +276,7 @@ async def run_fanout(watchers: int, rate: float, duration: float, processes: int
         "achieved_bids_per_s": round(achieved_rate, 2),
         "bids": len(sent),
         "bid_errors": errors,
+        "bid_answers": dict(answers_by_code),
         "deliveries_expected": len(sent) * watchers,
         "deliveries_received": received,
         "watchers_dropped": sum(dropped for _, dropped in collected),

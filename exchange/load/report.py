@@ -12,7 +12,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 720, 240, 60, 28, 12
+WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 720, 250, 60, 28, 26
+LEGEND_Y = PAD_TOP - 9  # legends and the unit sit above the plot, never on it
 LINES = {"p50": "#1b7837", "p90": "#2166ac", "p99": "#b2182b", "max": "#7f7f7f"}
 BARS = {"ok": "#4daf4a", "rejected": "#ff7f00", "limited": "#377eb8", "error": "#e41a1c"}
 
@@ -36,7 +37,7 @@ def _frame(title: str, body: list[str], x_max: float, y_label: str) -> str:
         second = x_max * n / 5
         x = PAD_LEFT + plot_w * n / 5
         parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 10}" font-size="11" text-anchor="middle">{second:.0f}s</text>')
-    parts.append(f'<text x="12" y="{PAD_TOP + 10}" font-size="11">{escape(y_label)}</text>')
+    parts.append(f'<text x="4" y="{LEGEND_Y}" font-size="11">{escape(y_label)}</text>')
     return "".join(parts + body + ["</svg>"])
 
 
@@ -65,7 +66,7 @@ def latency_chart(title: str, per_second: list[dict[str, Any]]) -> str:
         points = " ".join(f"{_x(row['second'] + 0.5, x_max):.1f},{y(row['latency_ms'][name]):.1f}"
                           for row in per_second if row["latency_ms"][name])
         body.append(f'<polyline class="{name}" fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>'
-                    f'<text x="{PAD_LEFT + 10 + 60 * n}" y="{PAD_TOP + 14}" font-size="11" fill="{colour}">{name}</text>')
+                    f'<text x="{PAD_LEFT + 10 + 60 * n}" y="{LEGEND_Y}" font-size="11" fill="{colour}">{name}</text>')
     return _frame(title, body, x_max, "ms (log)")
 
 
@@ -86,8 +87,8 @@ def count_chart(title: str, per_second: list[dict[str, Any]], outcomes: tuple[st
                             f'width="{bar_w:.1f}" height="{h:.1f}" fill="{BARS[outcome]}"/>')
                 base -= h
     for n, outcome in enumerate(outcomes):
-        body.append(f'<text x="{PAD_LEFT + 10 + 70 * n}" y="{PAD_TOP + 14}" font-size="11" '
-                    f'fill="{BARS[outcome]}">{outcome}</text>')
+        body.append(f'<text x="{PAD_LEFT + 10 + 70 * n}" y="{LEGEND_Y}" font-size="11" '
+                    f'fill="{BARS[outcome]}">{"429" if outcome == "limited" else outcome}</text>')
     return _frame(title, body, x_max, "per second")
 
 
@@ -133,7 +134,7 @@ def render_html(report: dict[str, Any]) -> str:
     options = _table([[k, v] for k, v in report["options"].items()], ["option", "value"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Load report: {escape(report['scenario'])}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:{WIDTH + 40}px}}
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:{WIDTH + 300}px}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}svg.chart{{display:block;margin:1em 0}}</style></head>
 <body><h1>Load report: {escape(report['scenario'])}</h1>
