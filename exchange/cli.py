@@ -20,10 +20,12 @@ from exchange.errors import ExchangeError, MigrationError
 log = logging.getLogger("exchange")
 
 
-def _run_with_services(settings: Settings, work: Callable[..., Coroutine[Any, Any, int]]) -> int:
+def _run_with_services(
+    settings: Settings, work: Callable[..., Coroutine[Any, Any, int]], *, owner: bool = False,
+) -> int:
     from exchange.runtime import open_services, servers
 
-    with servers(settings) as (database_url, redis_url):
+    with servers(settings, owner=owner) as (database_url, redis_url):
         async def main() -> int:
             async with open_services(settings, database_url, redis_url) as services:
                 return await work(services)
@@ -73,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # then re-raises the signal, which lands here and unwinds through every cleanup, so the
     # embedded PostgreSQL and Redis are stopped too.
     signal.signal(signal.SIGTERM, _terminate)
-    return _run_with_services(settings, serve)
+    return _run_with_services(settings, serve, owner=True)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def servers(settings: Settings) -> Iterator[tuple[str, str]]:
-    """The database and Redis URLs: the configured ones, else embedded servers under var/."""
+def servers(settings: Settings, *, owner: bool = False) -> Iterator[tuple[str, str]]:
+    """The database and Redis URLs: the configured ones, else embedded servers under var/.
+
+    The `owner` (`exchange run`) stops the embedded PostgreSQL at the end even when it found
+    it running; other commands stop only what they started."""
     postgres = redis = None
     try:
         database_url = settings.database_url
@@ -42,7 +45,7 @@ def servers(settings: Settings) -> Iterator[tuple[str, str]]:
         if redis is not None:
             redis.stop()
         if postgres is not None:
-            postgres.stop()
+            postgres.stop(even_if_found_running=owner)
 
 
 @asynccontextmanager

