@@ -181,14 +181,20 @@ async def test_a_full_trade_from_deposit_to_certificate(engine: Services, clock:
     await _invariants_hold(engine)
 
 
-async def test_the_delivery_is_released_when_the_objection_window_lapses(engine: Services, clock: FixedClock) -> None:
+async def _delivered(engine: Services, clock: FixedClock) -> tuple[Sale, int]:
     sale, trade = await _full_trade(engine, clock)
     trade_id = int(str(trade["id"]))
     await engine.trades.confirm_contract(sale.parties.investors[0], trade_id)
     current = await engine.trades.trade(sale.parties.operator, trade_id)
     await engine.settlement.confirm_bank_transfer(sale.parties.operator, BankTransfer(
         reference_code=str(trade["reference_code"]), amount=current["balance_due"], statement_ref="STMT-BAL"))
-    delivered = await engine.trades.record_delivery(sale.parties.seller, trade_id, Delivery(note="registered"))
+    await engine.trades.record_delivery(sale.parties.seller, trade_id, Delivery(note="registered"))
+    return sale, trade_id
+
+
+async def test_the_delivery_is_released_when_the_objection_window_lapses(engine: Services, clock: FixedClock) -> None:
+    sale, trade_id = await _delivered(engine, clock)
+    delivered = await engine.trades.trade(sale.parties.operator, trade_id)
     assert (await engine.settlement.sweep())["released"] == 0
     clock.set(deposit_due({"due_at": delivered["objection_due"]}) + timedelta(seconds=1))
     assert (await engine.settlement.sweep())["released"] == 1
@@ -333,17 +339,6 @@ async def test_exchange_ledger_check_exits_non_zero_naming_the_offending_entries
     code, out = await run()
     assert code == 1
     assert "FAILED: each deposit's hold matches its status" in out and deposit["reference_code"] in out
-
-
-async def _delivered(engine: Services, clock: FixedClock) -> tuple[Sale, int]:
-    sale, trade = await _full_trade(engine, clock)
-    trade_id = int(str(trade["id"]))
-    await engine.trades.confirm_contract(sale.parties.investors[0], trade_id)
-    current = await engine.trades.trade(sale.parties.operator, trade_id)
-    await engine.settlement.confirm_bank_transfer(sale.parties.operator, BankTransfer(
-        reference_code=str(trade["reference_code"]), amount=current["balance_due"], statement_ref="STMT-BAL"))
-    await engine.trades.record_delivery(sale.parties.seller, trade_id, Delivery(note="registered"))
-    return sale, trade_id
 
 
 async def test_an_objection_pauses_the_release_until_the_operator_rules(engine: Services, clock: FixedClock) -> None:
