@@ -210,8 +210,9 @@ class LoginStorm(Scenario):
         self.wrong_sent = 0
 
     async def operation(self, i: int, intended: float) -> Result:
-        account = self.accounts[i % len(self.accounts)]
         wrong = bool(self.wrong_every) and i % self.wrong_every == self.wrong_every - 1
+        # A wrong password goes to any account, not always to the one whose turn falls on it.
+        account = self.accounts[self.rng.randrange(len(self.accounts)) if wrong else i % len(self.accounts)]
         self.wrong_sent += wrong
         response = await self.http.post("/api/session", json={
             "email": account.email, "password": "not-the-password" if wrong else PASSWORD})
