@@ -135,6 +135,22 @@ def cmd_ledger_check(args: argparse.Namespace) -> int:
     return _run_with_services(Settings.from_env(), run)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from exchange.disclosure.verify import verify
+
+    async def run(services: Any) -> int:
+        async with services.pool.acquire() as conn:
+            report = await verify(conn)
+        for problem in report.problems:
+            print(f"FAILED: {problem}")
+        chain = "intact" if report.broken_seq is None else f"broken at record {report.broken_seq}"
+        print(f"disclosure chain of {report.records} records {chain}; {report.auctions} closed auctions re-derived "
+              f"from their events; {len(report.problems)} problems")
+        return 0 if report.ok else 1
+
+    return _run_with_services(Settings.from_env(), run)
+
+
 def _report(result: dict[str, Any], as_json: bool) -> int:
     """A benchmark's figures: one JSON object, or one aligned line per figure."""
     if as_json:
@@ -266,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_sub.add_parser(
         "check", help="verify the ledger's invariants on the database; exits 1 naming the offending entries",
     ).set_defaults(func=cmd_ledger_check)
+
+    sub.add_parser(
+        "verify", help="check the disclosure hash chain and re-derive every closed auction's outcome from its "
+                       "events; exits 1 naming the offending records",
+    ).set_defaults(func=cmd_verify)
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="target", required=True)

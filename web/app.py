@@ -18,6 +18,7 @@ from exchange.services import Services
 from web.api.accounts import AccountsApi
 from web.api.auctions import AuctionsApi, LotBidsApi
 from web.api.catalogue import CatalogueApi
+from web.api.disclosures import DisclosuresApi
 from web.api.registry import AchievementsApi, ListingsApi, ReviewQueueApi
 from web.api.settlement import BankTransfersApi, DepositsApi, MoneyApi, PayoutsApi, TradesApi
 from web.auth import IdentityMiddleware, raise_identity_error
@@ -26,6 +27,7 @@ from web.pages.account import AccountPages
 from web.pages.auctions import AuctionPages
 from web.pages.auth import AuthPages
 from web.pages.catalogue import CataloguePages
+from web.pages.disclosures import DisclosurePages
 from web.pages.institution import InstitutionPages
 from web.pages.operator import OperatorPages
 
@@ -74,6 +76,7 @@ def create_app(
             AccountsApi, AchievementsApi, ListingsApi, ReviewQueueApi, CatalogueApi, AuctionsApi, LotBidsApi,
             DepositsApi, BankTransfersApi, TradesApi, PayoutsApi, MoneyApi,
             CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages, AuctionPages,
+            DisclosuresApi, DisclosurePages,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
         middleware=[IdentityMiddleware(secure_cookies=secure_cookies)],

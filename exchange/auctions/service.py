@@ -14,6 +14,7 @@ from typing import Any, Literal
 import asyncpg
 import redis.asyncio as aioredis
 
+from exchange import disclosure
 from exchange.accounts import repository as accounts
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
@@ -222,6 +223,7 @@ class AuctionService:
                 })
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict("this listing already has an auction that has not closed") from exc
+            await disclosure.publish(conn, await disclosure.auction_notice(conn, auction_id, now))
             row = await repo.get(conn, auction_id)
         assert row is not None
         lot = Lot.replay(repo.info_of(row), [])

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from exchange import disclosure
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.achievements import repository as achievements
@@ -144,6 +145,7 @@ class ListingService:
                 conn, listing_id=listing_id, operator_id=operator.id, decision=decision,
                 reasons=reasons, now=now, announcement=announcement,
             )
+            await disclosure.publish(conn, await disclosure.listing_announcement(conn, listing_id, now))
             return await self._get(conn, listing_id)
 
     def announcement_end(self, start: datetime, working_days: int) -> datetime:

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from exchange import disclosure
 from exchange.accounts import repository as accounts
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
@@ -254,6 +255,7 @@ class SettlementService:
             if winner is not None:
                 own = next((d for d in deposits if d["investor_id"] == winner), None)
                 await self._trades.open_trade(conn, auction_id, 1, winner, auction["price"], own, now)
+            await disclosure.publish(conn, await disclosure.auction_failed(conn, auction_id, now, self._calendar))
         await self._card_actions(auction_id)
 
     async def _card_actions(self, auction_id: int | None = None) -> None:

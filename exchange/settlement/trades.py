@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from exchange import disclosure
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.calendar import WorkingDayCalendar
@@ -84,6 +85,7 @@ class TradeService:
         if deposit is not None and deposit["status"] == "held":
             applied = await moves.apply_deposit(conn, deposit, trade_id, price, now)
             await repo.set_trade(conn, trade_id, deposit_applied=applied)
+        await disclosure.publish(conn, await disclosure.deal_announcement(conn, trade_id, now, self._calendar))
         return trade_id
 
     # -- the buyer ------------------------------------------------------------------------
@@ -208,6 +210,7 @@ class TradeService:
                 assert providers is not None
                 await moves.rescind(conn, trade, providers["deposit"], providers["balance"], now)
                 await repo.set_trade(conn, trade_id, status=TradeStatus.RESCINDED.value)
+            await disclosure.publish(conn, await disclosure.objection_outcome(conn, trade_id, now))
             return trade_view(await self._get(conn, trade_id))
 
     # -- the seller -----------------------------------------------------------------------
@@ -264,6 +267,7 @@ class TradeService:
         }
         digest = certificate_digest(body)
         await repo.insert_certificate(conn, number, trade_id, now, body, digest)
+        await disclosure.publish(conn, disclosure.transaction_certificate(number, body, digest, now))
 
     async def certificate(self, number: str) -> dict[str, Any]:
         """Public: anyone holding the number can read and check the certificate."""

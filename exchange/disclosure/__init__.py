@@ -1,0 +1,21 @@
+"""Public disclosure (公示): every public fact is a record in one append-only hash chain.
+
+Services publish in the transaction of the fact itself, one line each:
+`await disclosure.publish(conn, await disclosure.auction_notice(conn, auction_id, now))`.
+"""
+
+from exchange.disclosure.notices import (
+    auction_failed,
+    auction_notice,
+    deal_announcement,
+    listing_announcement,
+    objection_outcome,
+    transaction_certificate,
+)
+from exchange.disclosure.service import DisclosureService, correct, publish
+from exchange.disclosure.types import Kind, Notice, Record
+
+__all__ = [
+    "DisclosureService", "Kind", "Notice", "Record", "auction_failed", "auction_notice", "correct",
+    "deal_announcement", "listing_announcement", "objection_outcome", "publish", "transaction_certificate",
+]
