@@ -51,6 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             log.info("loaded the demo data set: %s", counts)
         await services.auctions.start()  # rebuilds live books and applies deadlines missed while down
         services.settlement.start()  # and settlement deadlines, then sweeps every few seconds
+        services.tenders.start()  # and tender deadlines (openings, awards, refunds)
         if settings.load_demo:
             await ensure_live_demo_auction(services)
         feed = FeedServer(services, web_port=port)
@@ -67,6 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             await server.serve()
         finally:
             await feed.stop()
+            await services.tenders.stop()
             await services.settlement.stop()
             await services.auctions.stop()
         return 0

@@ -18,6 +18,7 @@ from exchange.infra.migrations import migrate
 from exchange.services import Services
 from exchange.settlement.stripe_gateway import StripeGateway
 from exchange.settlement.types import SettlementRules
+from exchange.tenders.types import TenderRules
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ async def open_services(
             log.info("card payments enabled through Stripe")
         try:
             yield Services.build(pool, redis, clock or SystemClock(), default_calendar(settings.acceleration),
-                                 cards=cards, rules=SettlementRules.from_env(os.environ))
+                                 cards=cards, rules=SettlementRules.from_env(os.environ),
+                                 tender_secret=settings.secret_key, tender_rules=TenderRules.from_env(os.environ))
         finally:
             if cards is not None:
                 await cards.aclose()

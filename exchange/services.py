@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import asyncpg
@@ -23,6 +24,8 @@ from exchange.settlement.qualification import DepositHeld
 from exchange.settlement.service import SettlementService
 from exchange.settlement.trades import TradeService
 from exchange.settlement.types import SettlementRules
+from exchange.tenders.service import TenderService
+from exchange.tenders.types import TenderRules
 
 
 @dataclass
@@ -40,13 +43,17 @@ class Services:
     auctions: AuctionService
     settlement: SettlementService
     trades: TradeService
+    tenders: TenderService
 
     @classmethod
     def build(
         cls, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock, calendar: WorkingDayCalendar,
         hasher: PasswordHasher | None = None, *, cards: CardGateway | None = None,
-        rules: SettlementRules | None = None,
+        rules: SettlementRules | None = None, tender_secret: str | None = None,
+        tender_rules: TenderRules | None = None,
     ) -> Services:
+        """`tender_secret` wraps each tender's key (the exchange's secret key); without one, a key
+        for this process only: proposals sealed by it cannot be opened after a restart."""
         limiter = RateLimiter(redis)
         auctions = AuctionService(pool, redis, clock, AllOf(OperatorApproval(), DepositHeld()))
         trades = TradeService(pool, clock, calendar, rules, cards)
@@ -64,4 +71,5 @@ class Services:
             auctions=auctions,
             settlement=SettlementService(pool, clock, calendar, auctions, trades, rules, cards),
             trades=trades,
+            tenders=TenderService(pool, clock, calendar, tender_secret or secrets.token_urlsafe(32), tender_rules),
         )

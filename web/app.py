@@ -21,6 +21,7 @@ from web.api.catalogue import CatalogueApi
 from web.api.disclosures import DisclosuresApi
 from web.api.registry import AchievementsApi, ListingsApi, ReviewQueueApi
 from web.api.settlement import BankTransfersApi, DepositsApi, MoneyApi, PayoutsApi, TradesApi
+from web.api.tenders import TenderSecuritiesApi, TendersApi
 from web.auth import IdentityMiddleware, raise_identity_error
 from web.errors import EXCEPTION_HANDLERS
 from web.pages.account import AccountPages
@@ -30,6 +31,7 @@ from web.pages.catalogue import CataloguePages
 from web.pages.disclosures import DisclosurePages
 from web.pages.institution import InstitutionPages
 from web.pages.operator import OperatorPages
+from web.pages.tenders import TenderPages
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY_BYTES = 1_000_000
@@ -52,10 +54,12 @@ async def _start(app: Litestar) -> None:
     if app.state.run_engine:
         await app.state.services.auctions.start()
         app.state.services.settlement.start()
+        app.state.services.tenders.start()
 
 
 async def _stop(app: Litestar) -> None:
     if app.state.run_engine:
+        await app.state.services.tenders.stop()
         await app.state.services.settlement.stop()
         await app.state.services.auctions.stop()
 
@@ -75,7 +79,9 @@ def create_app(
             healthz,
             AccountsApi, AchievementsApi, ListingsApi, ReviewQueueApi, CatalogueApi, AuctionsApi, LotBidsApi,
             DepositsApi, BankTransfersApi, TradesApi, PayoutsApi, MoneyApi,
+            TendersApi, TenderSecuritiesApi,
             CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages, AuctionPages,
+            TenderPages,
             DisclosuresApi, DisclosurePages,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],

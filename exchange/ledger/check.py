@@ -59,6 +59,13 @@ INVARIANTS = (
            OR (d.status = 'held' AND (h.id IS NULL OR r.id IS NOT NULL OR h.amount <> d.amount))
            OR (d.status IN ('applied', 'forfeited') AND r.flow IS DISTINCT FROM 'post_pending')
            OR (d.status = 'released' AND r.flow IS DISTINCT FROM 'void_pending')"""),
+    Invariant("each tender bid security's hold matches its status", """
+        SELECT s.reference_code, s.status, h.id AS hold, r.flow AS resolution FROM tender_securities s
+        LEFT JOIN ledger_transfers h ON h.id = 'security:' || s.id || ':hold'
+        LEFT JOIN ledger_transfers r ON r.pending_id = h.id
+        WHERE (s.status IN ('due', 'lapsed') AND h.id IS NOT NULL)
+           OR (s.status = 'held' AND (h.id IS NULL OR r.id IS NOT NULL OR h.amount <> s.amount))
+           OR (s.status = 'refunded' AND r.flow IS DISTINCT FROM 'void_pending')"""),
     Invariant("every payment received is in the ledger, once, for its amount", """
         SELECT p.provider, p.external_ref, p.amount, t.amount AS ledger_amount, t.flow FROM payments p
         LEFT JOIN ledger_transfers t ON t.id = p.transfer_id
