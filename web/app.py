@@ -21,7 +21,7 @@ from web.api.catalogue import CatalogueApi
 from web.api.disclosures import DisclosuresApi
 from web.api.registry import AchievementsApi, ListingsApi, ReviewQueueApi
 from web.api.settlement import BankTransfersApi, DepositsApi, MoneyApi, PayoutsApi, TradesApi
-from web.api.tenders import TenderSecuritiesApi, TendersApi
+from web.api.tenders import TendersApi, TenderSecuritiesApi
 from web.auth import IdentityMiddleware, raise_identity_error
 from web.errors import EXCEPTION_HANDLERS
 from web.pages.account import AccountPages
