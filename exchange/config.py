@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,24 @@ class Settings:
             load_demo=_env_bool("EXCHANGE_LOAD_DEMO", True),
             feed_port=_env_int("EXCHANGE_FEED_PORT", 0),
             feed_url=os.environ.get("EXCHANGE_FEED_URL") or None,
+        )
+
+
+@dataclass(frozen=True)
+class SettlementAccount:
+    """The exchange's settlement bank account (结算账户), which investors pay deposits and balances into."""
+
+    bank_name: str = "中国工商银行北京中关村支行 ICBC Beijing Zhongguancun Branch"
+    account_name: str = "科技成果交易所有限公司 Technology Transfer Exchange Co., Ltd. (demo)"
+    account_no: str = "0200 0000 0000 0000 000"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SettlementAccount:
+        base = cls()
+        return cls(
+            bank_name=environ.get("EXCHANGE_BANK_NAME", "").strip() or base.bank_name,
+            account_name=environ.get("EXCHANGE_BANK_ACCOUNT_NAME", "").strip() or base.account_name,
+            account_no=environ.get("EXCHANGE_BANK_ACCOUNT_NO", "").strip() or base.account_no,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from exchange.config import SettlementAccount
 from exchange.services import Services
 from web.api.accounts import AccountsApi
 from web.api.auctions import AuctionsApi, LotBidsApi
@@ -28,9 +30,12 @@ from web.pages.account import AccountPages
 from web.pages.auctions import AuctionPages
 from web.pages.auth import AuthPages
 from web.pages.catalogue import CataloguePages
+from web.pages.certificates import CertificatePages
 from web.pages.disclosures import DisclosurePages
 from web.pages.institution import InstitutionPages
+from web.pages.money import MoneyPages
 from web.pages.operator import OperatorPages
+from web.pages.settlement_desk import SettlementDeskPages
 from web.pages.tenders import TenderPages
 
 HERE = Path(__file__).resolve().parent
@@ -71,9 +76,11 @@ async def _before_request(request: Request[Any, Any, Any]) -> None:
 def create_app(
     services: Services, *, secure_cookies: bool = False, debug: bool = False, run_engine: bool = True,
     feed_port: int | None = None, feed_url: str | None = None,
+    settlement_account: SettlementAccount | None = None,
 ) -> Litestar:
     """`feed_url` (e.g. wss://exchange.example.org) is where browsers reach the lot websockets;
-    without it they use the page's own host name on `feed_port` (see web/feed.py)."""
+    without it they use the page's own host name on `feed_port` (see web/feed.py).
+    `settlement_account` is the bank account investors pay into (EXCHANGE_BANK_* by default)."""
     app = Litestar(
         route_handlers=[
             healthz,
@@ -81,6 +88,7 @@ def create_app(
             DepositsApi, BankTransfersApi, TradesApi, PayoutsApi, MoneyApi,
             TendersApi, TenderSecuritiesApi,
             CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages, AuctionPages,
+            MoneyPages, SettlementDeskPages, CertificatePages,
             TenderPages,
             DisclosuresApi, DisclosurePages,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
@@ -114,4 +122,5 @@ def create_app(
     app.state.run_engine = run_engine
     app.state.feed_port = feed_port
     app.state.feed_url = feed_url
+    app.state.settlement_account = settlement_account or SettlementAccount.from_env(os.environ)
     return app

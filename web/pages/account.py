@@ -13,6 +13,7 @@ from exchange.accounts.types import Role
 from exchange.errors import NotAuthenticated, ValidationFailed
 from web.context import services, viewer
 from web.pages.common import read_form, redirect_with_flash, render
+from web.pages.money import local_time
 
 
 class AccountPages(Controller):
@@ -32,6 +33,8 @@ class AccountPages(Controller):
             context["queue"] = await svc.listings.review_queue(account)
         elif account.role == Role.INVESTOR:
             context["auctions"] = await svc.auctions.qualified_for(account)
+            context["deposits_due"] = [d for d in await svc.settlement.deposits(account) if d["status"] == "due"]
+            context["at"] = local_time
         return await render(request, "account.html", **context)
 
     @get("/account/tokens")

@@ -15,7 +15,7 @@ from exchange.accounts.types import Role
 from exchange.auctions.types import DEFAULT_QUIET_PERIOD_S, AuctionSpec, IncrementStep
 from exchange.errors import ExchangeError, ValidationFailed
 from web.context import services, viewer
-from web.i18n import SHANGHAI, format_time, translator
+from web.i18n import SHANGHAI, format_money, format_time, translator
 from web.pages.common import parse_money, read_form, redirect_with_flash, render
 
 _LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -176,15 +176,20 @@ class AuctionPages(Controller):
         operator = require_role(viewer(request), Role.OPERATOR)
         try:
             investor = await svc.accounts.by_email(form.get("email", ""))
-            admitted = await svc.auctions.approve_bidder(operator, auction_id, investor.id)
+            qualified = await svc.settlement.qualify(operator, auction_id, investor.id)
         except ExchangeError as exc:
             if exc.status >= 500 or exc.status in (401, 403):
                 raise
             return await self._manage(request, auction_id, errors=exc.field_errors or {"email": exc.detail},
                                       form=form, status=exc.status)
         t = translator(request)
-        return await redirect_with_flash(request, f"/operator/auctions/{auction_id}",
-                                         t("auction.approved", email=investor.email, code=admitted["code"]))
+        deposit = qualified["deposit"]
+        if qualified["code"] is not None or deposit is None:
+            message = t("auction.qualified_admitted", email=investor.email, code=qualified["code"])
+        else:
+            message = t("auction.qualified_deposit_due", email=investor.email, reference=deposit["reference_code"],
+                        amount=format_money(deposit["amount"], deposit["currency"]), due=_local(deposit["due_at"]))
+        return await redirect_with_flash(request, f"/operator/auctions/{auction_id}", message)
 
     async def _manage(
         self, request: Request[Any, Any, Any], auction_id: int, *, errors: dict[str, str], form: dict[str, str],
@@ -193,6 +198,15 @@ class AuctionPages(Controller):
         operator = require_role(viewer(request), Role.OPERATOR)
         svc = services(request)
         room = with_local_times(await svc.auctions.room(auction_id, operator))
-        bidders = [{**b, "approved_local": _local(b["approved_at"])} for b in await svc.auctions.bidders(operator, auction_id)]
+        admitted = {b["account_id"]: b for b in await svc.auctions.bidders(operator, auction_id)}
+        deposits = {d["investor_id"]: d for d in await svc.settlement.deposits(operator)
+                    if d["auction_id"] == auction_id}
+        bidders = [{
+            "code": admitted[i]["code"] if i in admitted else None,
+            "name": admitted[i]["display_name"] if i in admitted else deposits[i]["investor_name"],
+            "email": admitted[i]["email"] if i in admitted else "",
+            "approved_local": _local(admitted[i]["approved_at"]) if i in admitted else "",
+            "deposit": deposits.get(i),
+        } for i in [*admitted, *(i for i in deposits if i not in admitted)]]
         return await render(request, "auction_manage.html", status=status, room=room, bidders=bidders,
-                            errors=errors, form=form)
+                            errors=errors, form=form, at=_local)
