@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from exchange.accounts.service import require_role
+from exchange.accounts.types import Account, Role
 from exchange.clock import Clock
 from exchange.disclosure import ocds
 from exchange.disclosure import repository as repo
@@ -65,8 +67,12 @@ async def correct(conn: Conn, seq: int, body: dict[str, Any], reason: str, now: 
     original = await repo.get(conn, seq)
     if original is None:
         raise NotFound("no disclosure record has this number")
-    if not reason.strip():
-        raise ValidationFailed("a correction states its reason", field_errors={"reason": "is required"})
+    if not reason.strip() or len(reason) > 2000:
+        raise ValidationFailed("a correction states its reason in at most 2000 characters",
+                               field_errors={"reason": "is required, at most 2000 characters"})
+    if not _plain(body) or len(repr(body)) > MAX_BODY_CHARS:
+        raise ValidationFailed("the corrected content must be a JSON object of whole numbers, strings and lists",
+                               field_errors={"body": "must be plain JSON without fractions, at most 20,000 characters"})
     record = await publish(conn, Notice(
         kind=Kind(original.kind), procedure=original.procedure, subject=original.subject, published_at=now,
         body=body | {"correction_reason": reason.strip()}, open_until=original.open_until, corrects=seq,
@@ -119,6 +125,14 @@ class DisclosureService:
             "next": records[-1].seq if records else after,
             "more": len(records) == limit,
         }
+
+    async def issue_correction(
+        self, operator: Account | None, seq: int, body: dict[str, Any], reason: str,
+    ) -> Record:
+        """An operator publishes the corrected content of record `seq` as a new record."""
+        require_role(operator, Role.OPERATOR)
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await correct(conn, seq, body, reason, self.now())
 
     async def releases(self, procedure: str) -> dict[str, Any]:
         """The procedure's records as an OCDS release package."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -114,3 +115,28 @@ async def test_a_procedure_is_served_as_an_ocds_release_package(
     assert roles == {sale.parties.seller.display_name: ["procuringEntity"], buyer: ["tenderer", "supplier"]}
     assert releases[2]["disclosure"]["hash"] == (await chain(engine))[2].hash
     assert (await client.get("/api/disclosures/ocds/TT1999000001")).status_code == 404
+
+
+async def test_only_an_operator_publishes_a_correction_and_it_names_the_record_it_corrects(
+    services: Services, clock: FixedClock, client: httpx.AsyncClient, parties: dict[str, dict[str, Any]],
+) -> None:
+    async with services.pool.acquire() as conn, conn.transaction():
+        original = await disclosure.publish(conn, disclosure.Notice(
+            kind=disclosure.Kind.LISTING_ANNOUNCEMENT, procedure="TT2026000042", subject="TT2026000042",
+            published_at=clock.now(), body={"listing_price": 100_00}))
+    assert original is not None
+    correction = {"body": {"listing_price": 1_000_00}, "reason": "the price lost a zero"}
+    for who, status in (("investor", 403), ("inst", 403)):
+        answer = await client.post("/api/disclosures/1/corrections", json=correction, headers=parties[who]["headers"])
+        assert answer.status_code == status
+    operator = parties["operator"]["headers"]
+    assert (await client.post("/api/disclosures/1/corrections", json=correction | {"reason": " "},
+                              headers=operator)).status_code == 422
+    assert (await client.post("/api/disclosures/9/corrections", json=correction, headers=operator)).status_code == 404
+    made = await client.post("/api/disclosures/1/corrections", json=correction, headers=operator)
+    assert made.status_code == 201, made.text
+    fixed = made.json()
+    assert (fixed["seq"], fixed["corrects"], fixed["prev_hash"]) == (2, 1, original.hash)
+    assert fixed["body"] == {"listing_price": 1_000_00, "correction_reason": "the price lost a zero"}
+    assert (await client.get("/api/disclosures/1")).json()["body"] == {"listing_price": 100_00}  # unchanged
+    assert (await client.get("/api/disclosures/1")).json()["corrected_by"] == [2]

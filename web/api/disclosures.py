@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get
-from litestar.params import FromPath, FromQuery
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_201_CREATED
 
 from exchange.disclosure import DisclosureService
-from web.context import services
+from web.context import services, viewer
+
+
+class CorrectionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The record's whole corrected content, and why it is corrected (published with it)."""
+
+    body: dict[str, Any]
+    reason: str
 
 
 def disclosures(request: Request[Any, Any, Any]) -> DisclosureService:
@@ -37,3 +46,12 @@ class DisclosuresApi(Controller):
     @get("/ocds/{procedure:str}", summary="The procedure's disclosures as an OCDS 1.1 release package", cache=False)
     async def ocds(self, request: Request[Any, Any, Any], procedure: FromPath[str]) -> dict[str, Any]:
         return await disclosures(request).releases(procedure)
+
+    @post("/{seq:int}/corrections", status_code=HTTP_201_CREATED,
+          summary="Publish a correction of a record: a new record naming it (operators)")
+    async def correct(
+        self, request: Request[Any, Any, Any], seq: FromPath[int], data: JSONBody[CorrectionInput],
+    ) -> dict[str, Any]:
+        service = disclosures(request)
+        record = await service.issue_correction(viewer(request), seq, data.body, data.reason)
+        return record.view(service.now())
