@@ -140,10 +140,12 @@ async def set_trade(conn: Conn, trade_id: int, **values: Any) -> None:
 
 
 async def closed_without_trade(conn: Conn) -> list[int]:
-    """Closed auctions whose deposits or sale the settlement has not taken up yet."""
+    """Closed auctions whose deposits, sale or failure notice the settlement has not taken up yet."""
     rows = await conn.fetch(
         """SELECT a.id FROM auctions a WHERE a.status = 'closed'
              AND ((a.sold AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.auction_id = a.id))
+                  OR (NOT a.sold AND NOT EXISTS (SELECT 1 FROM disclosures n WHERE n.kind = 'auction_failed'
+                                                 AND n.subject = 'AUCTION-' || a.id))
                   OR EXISTS (SELECT 1 FROM deposits d WHERE d.auction_id = a.id AND d.status IN ('held', 'due')))
            ORDER BY a.id LIMIT 500""")
     return [row["id"] for row in rows]

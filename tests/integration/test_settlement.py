@@ -387,3 +387,19 @@ def test_settlement_rules_come_from_the_exchange_settings() -> None:
                 {"EXCHANGE_COMMISSION_SCALE": "5:100"}, {"EXCHANGE_COMMISSION_SCALE": "0:100,x"}):
         with pytest.raises(SystemExit):
             SettlementRules.from_env(bad)
+
+
+async def test_an_unsold_close_the_settlement_missed_is_published_by_the_sweep(engine: Services, clock: FixedClock) -> None:
+    sale = await qualified_auction(engine, clock, investors=1)
+    listeners = list(engine.auctions.on_closed)
+    engine.auctions.on_closed.clear()
+    try:
+        await open_and_close(engine, clock, sale, [])
+    finally:
+        engine.auctions.on_closed.extend(listeners)
+    assert (await engine.settlement.sweep())["settled"] == 1
+    assert (await engine.settlement.sweep())["settled"] == 0
+    async with engine.pool.acquire() as conn:
+        assert await conn.fetchval(
+            "SELECT count(*) FROM disclosures WHERE kind = 'auction_failed' AND subject = $1",
+            f"AUCTION-{sale.auction_id}") == 1
