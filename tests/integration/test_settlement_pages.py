@@ -13,6 +13,8 @@ import pytest
 from exchange.accounts.types import Account, Registration
 from exchange.clock import FixedClock
 from exchange.services import Services
+from exchange.settlement.cards import CardCheckout
+from exchange.settlement.types import BankTransfer, Delivery
 from tests.integration.conftest_auctions import PASSWORD
 from tests.integration.helpers import csrf_from
 from tests.integration.settlement_flow import (
@@ -258,3 +260,62 @@ async def test_the_manage_page_qualifies_an_investor_with_the_deposit_to_pay(
     assert "A001" in page.text and 'data-status="held"' in page.text
     seller = await _submit(operator, manage, f"{manage}/bidders", {"email": sale.parties.seller.email})
     assert seller.status_code == 422 and "not an investor" in seller.text
+
+
+async def test_the_buyer_objects_on_the_trade_page_and_the_operator_rules_on_the_desk(
+    client: httpx.AsyncClient, engine: Services, clock: FixedClock
+) -> None:
+    sale, trade = await _sold(engine, clock)
+    winner, operator_account = sale.parties.investors[1], sale.parties.operator
+    trade_id = int(str(trade["id"]))
+    await engine.trades.confirm_contract(winner, trade_id)
+    fresh = await engine.trades.trade(operator_account, trade_id)
+    await engine.settlement.confirm_bank_transfer(operator_account, BankTransfer(
+        reference_code=fresh["reference_code"], amount=fresh["balance_due"], statement_ref="ICBC-0003"))
+    await engine.trades.record_delivery(sale.parties.seller, trade_id, Delivery(note="登记号 2026-ZR-1"))
+
+    buyer = await _login(client, winner)
+    page = f"/trades/{trade_id}"
+    empty = await _submit(buyer, page, f"{page}/objection", {"reason": "", "back": page})
+    assert empty.status_code == 422 and "<strong>reason</strong>: is required" in empty.text
+    objected = await _submit(buyer, page, f"{page}/objection", {"reason": "登记的专利号与合同不符", "back": page})
+    assert objected.status_code == 303 and objected.headers["location"] == page
+    assert "The buyer objected" in (await buyer.get(page)).text
+
+    operator = await _login(client, operator_account)
+    desk = await operator.get("/operator/settlement")
+    assert "登记的专利号与合同不符" in desk.text and f"/operator/settlement/trades/{trade_id}/ruling" in desk.text
+    ruled = await _submit(operator, "/operator/settlement", f"/operator/settlement/trades/{trade_id}/ruling",
+                          {"outcome": "rescind", "reasons": "专利号不符，支持异议"})
+    assert ruled.status_code == 303
+    assert (await engine.trades.trade(operator_account, trade_id))["status"] == "rescinded"
+    refunds = await buyer.get("/account/money")
+    assert "Rescinded" in refunds.text and refunds.text.count('id="payout-') == 2, "deposit and balance refunded"
+
+
+class _Checkout:
+    """Just enough of a card processor for the page: a hosted checkout page's address."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict[str, object]] = []
+
+    async def checkout(self, **order: object) -> CardCheckout:
+        self.asked.append(order)
+        return CardCheckout(session_id="cs_test_1", url="https://checkout.example/cs_test_1")
+
+
+async def test_pay_by_card_is_offered_only_when_cards_are_enabled_and_goes_to_the_checkout(
+    client: httpx.AsyncClient, engine: Services, clock: FixedClock
+) -> None:
+    sale = await qualified_auction(engine, clock, investors=1)
+    investor = await _login(client, sale.parties.investors[0])
+    assert "Pay by card" not in (await investor.get("/account/money")).text
+    processor = _Checkout()
+    engine.settlement.cards = processor  # type: ignore[assignment]
+    money = await investor.get("/account/money")
+    assert "Pay by card" in money.text
+    deposit = sale.deposits[sale.parties.investors[0].id]
+    paid = await investor.post(f"/deposits/{deposit['id']}/card", data={"_csrf": csrf_from(money.text)})
+    assert paid.status_code == 303 and paid.headers["location"] == "https://checkout.example/cs_test_1"
+    assert processor.asked[0]["reference"] == deposit["reference_code"]
+    assert str(processor.asked[0]["success_url"]).endswith("/account/money?card=paid")

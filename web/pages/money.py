@@ -14,7 +14,7 @@ from exchange.accounts.service import require_role
 from exchange.accounts.types import Role
 from exchange.config import SettlementAccount
 from exchange.errors import ExchangeError, Forbidden, NotFound
-from exchange.settlement.types import CardReturn, Delivery
+from exchange.settlement.types import CardReturn, Delivery, Objection
 from web.context import services, viewer
 from web.i18n import format_time, translator
 from web.pages.common import read_form, redirect_with_flash, render
@@ -122,6 +122,13 @@ class MoneyPages(Controller):
         trades, who = services(request).trades, viewer(request)
         return await act(request, "/account/money", lambda form: trades.accept_delivery(who, trade_id),
                          translator(request)("trade.accepted"))
+
+    @post("/trades/{trade_id:int}/objection")
+    async def object_to_delivery(self, request: Request[Any, Any, Any], trade_id: FromPath[int]) -> Template | Redirect:
+        trades, who = services(request).trades, viewer(request)
+        return await act(request, f"/trades/{trade_id}",
+                         lambda form: trades.object_to_delivery(who, trade_id, Objection(reason=form.get("reason", ""))),
+                         translator(request)("trade.objection_sent"))
 
     @post("/trades/{trade_id:int}/card")
     async def pay_balance_by_card(self, request: Request[Any, Any, Any], trade_id: FromPath[int]) -> Redirect:

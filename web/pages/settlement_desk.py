@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Role
 from exchange.errors import ExchangeError, ValidationFailed
-from exchange.settlement.types import BankTransfer, ForfeitDecision, PayoutSent, TradeStatus
+from exchange.settlement.types import BankTransfer, ForfeitDecision, PayoutSent, Ruling, TradeStatus
 from web.context import services, viewer
 from web.i18n import format_money, translator
 from web.pages.common import parse_money, read_form, redirect_with_flash, render
@@ -66,6 +66,18 @@ class SettlementDeskPages(Controller):
             return t("desk.decided", reference=trade["reference_code"], step=t("next_step." + trade["next_step"]))
 
         return await self._step(request, form, decide)
+
+    @post(f"{DESK}/trades/{{trade_id:int}}/ruling")
+    async def ruling(self, request: Request[Any, Any, Any], trade_id: FromPath[int]) -> Template | Redirect:
+        form = await read_form(request)
+        t = translator(request)
+
+        async def rule() -> str:
+            decided = Ruling(outcome=form.get("outcome", ""), reasons=form.get("reasons", ""))
+            trade = await services(request).trades.rule_on_objection(viewer(request), trade_id, decided)
+            return t("desk.ruled", reference=trade["reference_code"], outcome=t("ruling." + trade["objection_outcome"]))
+
+        return await self._step(request, form, rule)
 
     @post(f"{DESK}/payouts/{{payout_id:int}}/sent")
     async def payout_sent(self, request: Request[Any, Any, Any], payout_id: FromPath[int]) -> Template | Redirect:
