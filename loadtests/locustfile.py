@@ -8,8 +8,12 @@ At the start of a run the operator (LOAD_OPERATOR_EMAIL / LOAD_OPERATOR_PASSWORD
 the demo operator of `make run`) schedules one lot through the API, with no deposit, open
 for an hour; every Bidder registers an investor of its own and is qualified for that lot.
 Users: Bidder (one increment above the price it last saw, with an Idempotency-Key),
-RoomReader (the room and the events after the last sequence, as a polling client), and
-LoginUser (logins, a few with a wrong password; 429 answers are reported as such).
+RoomReader (the room and the events after the last sequence, as a polling client),
+LoginUser (logins, a few with a wrong password; 429 answers are reported as such), and
+TenderBidder (as `exchange load tender-rush`: a held bid security, then its sealed proposal
+and retries of it with the same Idempotency-Key). The tender's deadline is
+LOAD_TENDER_DEADLINE_S seconds after the start (default 3600), which the exchange accepts
+only with EXCHANGE_TENDER_MIN_DAYS_TO_DEADLINE=0; without it TenderBidder users stay idle.
 
 Locust measures closed-loop: each user waits for its answer before the next request. For
 figures at a constant arrival rate, latency from the intended send time, use `exchange load`.
@@ -28,6 +32,7 @@ from locust import HttpUser, between, events, task
 OPERATOR_EMAIL = os.environ.get("LOAD_OPERATOR_EMAIL", "operator@exchange.demo")
 OPERATOR_PASSWORD = os.environ.get("LOAD_OPERATOR_PASSWORD", "operator-pass-2026")
 PASSWORD = "locust-password-2026"  # noqa: S105 - the run's own throwaway accounts
+TENDER_DEADLINE_S = float(os.environ.get("LOAD_TENDER_DEADLINE_S", "3600"))
 RUN = secrets.token_hex(4)
 START_PRICE, STEP = 1_000_000, 1_000
 shared: dict[str, Any] = {}
@@ -69,7 +74,22 @@ def schedule_lot(environment: Any, **_: Any) -> None:
         "listing_id": listing.json()["id"], "start_price": START_PRICE, "increment": STEP,
         "opens_at": opens.isoformat(), "scheduled_end": (opens + timedelta(hours=1)).isoformat()})
     auction.raise_for_status()
-    shared.update(operator=operator, lot=auction.json()["auction_id"])
+    shared.update(operator=operator, lot=auction.json()["auction_id"], tender=_tender(host, operator, seller))
+
+
+def _tender(host: str, operator: dict[str, str], owner: dict[str, str]) -> int | None:
+    """A published tender for TenderBidder users; None when the exchange refuses so short a deadline."""
+    now = datetime.now(UTC)
+    tender = requests.post(f"{host}/api/tenders/", headers=owner, timeout=30, json={
+        "title": f"Locust tender {RUN}", "summary": "Made by the Locust file.", "estimate": 100 * START_PRICE,
+        "security": 2 * START_PRICE, "documents_issued_at": now.isoformat(),
+        "deadline": (now + timedelta(seconds=TENDER_DEADLINE_S)).isoformat()})
+    if tender.status_code == 422:
+        return None
+    tender.raise_for_status()
+    requests.post(f"{host}/api/tenders/{tender.json()['id']}/review", headers=operator, timeout=30,
+                  json={"decision": "approve"}).raise_for_status()
+    return int(tender.json()["id"])
 
 
 class Bidder(HttpUser):
@@ -126,3 +146,30 @@ class LoginUser(HttpUser):
             elif wrong and response.status_code == 401:
                 response.success()
         self.client.cookies.clear()
+
+
+class TenderBidder(HttpUser):
+    wait_time = between(1, 5)
+
+    def on_start(self) -> None:
+        self.tender = shared.get("tender")
+        if self.tender is None:
+            return
+        _, email = _register(self.host, "investor", f"tender{secrets.token_hex(4)}")
+        self.headers = _token(self.host, email, PASSWORD)
+        security = requests.post(f"{self.host}/api/tenders/{self.tender}/security", headers=self.headers, timeout=30)
+        security.raise_for_status()
+        requests.post(f"{self.host}/api/tender-securities/bank-transfers", headers=shared["operator"], timeout=30,
+                      json={"reference_code": security.json()["reference_code"], "amount": security.json()["amount"],
+                            "statement_ref": f"LOCUST-{security.json()['reference_code']}"}).raise_for_status()
+        self.key = secrets.token_hex(12)
+
+    @task
+    def propose(self) -> None:
+        if self.tender is None:
+            return
+        with self.client.post(f"/api/tenders/{self.tender}/proposals", headers=self.headers | {"Idempotency-Key": self.key},
+                              json={"price": 90 * START_PRICE, "technical": "Locust proposal."},
+                              name="/api/tenders/[id]/proposals", catch_response=True) as response:
+            if response.status_code == 409:  # the deadline passed
+                response.success()

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,8 +57,10 @@ def raise_file_limit(wanted: int) -> int:
 
 
 @asynccontextmanager
-async def exchange_process(workdir: Path) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """Embedded PostgreSQL + Redis and `exchange run` on them; yields the base URL and the environment."""
+async def exchange_process(workdir: Path, settings: Mapping[str, str] | None = None,
+                           ) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """Embedded PostgreSQL + Redis and `exchange run` on them (`settings`: EXCHANGE_* variables
+    beside the defaults); yields the base URL and the environment."""
     postgres = EmbeddedPostgres(workdir / "postgres")
     redis = EmbeddedRedis(workdir / "redis", persistent=False)
     database_url, redis_url = postgres.start(), redis.start()
@@ -66,7 +68,7 @@ async def exchange_process(workdir: Path) -> AsyncIterator[tuple[str, dict[str, 
     env = os.environ | {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "EXCHANGE_VAR_DIR": str(workdir / "var"),
         "EXCHANGE_LOAD_DEMO": "0", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(_free_port()),
-    }
+    } | dict(settings or {})
     log = (workdir / "exchange.log").open("w")
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
         [sys.executable, "-m", "exchange.cli", "run", "--port", str(port)],

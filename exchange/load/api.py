@@ -90,6 +90,32 @@ class ExchangeApi:
         expect(await self.http.post(f"/api/auctions/{auction_id}/bidders", headers=operator,
                                     json={"investor_id": investor.id}), 201, "qualifying a bidder")
 
+    async def tender(self, operator: dict[str, str], owner: Party, *, deadline: datetime, estimate: int,
+                     security: int) -> dict[str, Any]:
+        """A tender announced with its documents issued now and published by the operator at once."""
+        announced = expect(await self.http.post("/api/tenders/", headers=owner.headers, json={
+            "title": f"Load-test tender ({self.run})", "summary": "Made by exchange load.", "estimate": estimate,
+            "security": security, "documents_issued_at": datetime.now(UTC).isoformat(),
+            "deadline": deadline.isoformat()}), 201,
+            "announcing a tender with a deadline this soon (the exchange needs EXCHANGE_TENDER_MIN_DAYS_TO_DEADLINE=0)")
+        published: dict[str, Any] = expect(await self.http.post(
+            f"/api/tenders/{announced['id']}/review", headers=operator, json={"decision": "approve"}),
+            200, "publishing a tender")
+        return published
+
+    async def hold_security(self, operator: dict[str, str], tender_id: int, bidder: Party) -> None:
+        """The bidder's bid security, its bank transfer (reference S…) matched by the operator."""
+        security = expect(await self.http.post(f"/api/tenders/{tender_id}/security", headers=bidder.headers),
+                          201, "requesting a bid security")
+        expect(await self.http.post("/api/tender-securities/bank-transfers", headers=operator, json={
+            "reference_code": security["reference_code"], "amount": security["amount"],
+            "statement_ref": f"LOAD-{security['reference_code']}"}), 201, "matching a bid security's transfer")
+
+    async def read_tender(self, tender_id: int, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        tender: dict[str, Any] = expect(await self.http.get(f"/api/tenders/{tender_id}", headers=headers),
+                                        200, "reading the tender")
+        return tender
+
     async def room(self, auction_id: int, headers: dict[str, str] | None = None) -> dict[str, Any]:
         room: dict[str, Any] = expect(await self.http.get(f"/api/auctions/{auction_id}", headers=headers),
                                       200, "reading the room")

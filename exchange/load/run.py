@@ -24,10 +24,18 @@ import httpx
 from exchange.bench.fanout import create_operator, exchange_process
 from exchange.load.api import ExchangeApi
 from exchange.load.runner import Plan, Progress, Recorder, run_open, summary
-from exchange.load.scenarios import HotLot, LoginStorm, ManyLots, Options, Scenario, Target
+from exchange.load.scenarios import (
+    HotLot,
+    LoginStorm,
+    ManyLots,
+    Options,
+    Scenario,
+    Target,
+    TenderRush,
+)
 from exchange.load.watchers import Watchers
 
-SCENARIOS: dict[str, type[Scenario]] = {s.name: s for s in (HotLot, ManyLots, Watchers, LoginStorm)}
+SCENARIOS: dict[str, type[Scenario]] = {s.name: s for s in (HotLot, ManyLots, Watchers, LoginStorm, TenderRush)}
 LATENCY_FROM = "the intended send time of each request (open model: no coordinated omission)"
 
 
@@ -77,10 +85,11 @@ async def run_scenario(name: str, target: Target, options: Options, plan: Plan, 
 
 
 @asynccontextmanager
-async def self_started(options: Options) -> AsyncIterator[Target]:
-    """An exchange of its own on loopback (embedded servers in a temporary directory), with the operator."""
+async def self_started(options: Options, settings: dict[str, str]) -> AsyncIterator[Target]:
+    """An exchange of its own on loopback (embedded servers in a temporary directory), with the
+    operator and the scenario's settings."""
     with tempfile.TemporaryDirectory(prefix="exchange-load-") as tmp:
-        async with exchange_process(Path(tmp)) as (url, env):
+        async with exchange_process(Path(tmp), settings) as (url, env):
             create_operator(env, options.operator_email, options.operator_password)
             yield Target(url, f"ws://127.0.0.1:{env['EXCHANGE_FEED_PORT']}")
 
@@ -89,7 +98,7 @@ async def run_load(name: str, options: Options, plan: Plan, target: Target | Non
                    progress: bool = True) -> dict[str, Any]:
     if target is not None:
         return await run_scenario(name, target, options, plan, progress=progress)
-    async with self_started(options) as own:
+    async with self_started(options, SCENARIOS[name].settings) as own:
         report = await run_scenario(name, own, options, plan, progress=progress)
         report["target"] = f"{own.url} (started by exchange load)"
         return report

@@ -3,11 +3,14 @@
 hotlot      a bidding war on one lot across its scheduled end, into timed rounds (限时报价)
 many-lots   hundreds of auctions at once; bidders favour a few lots, read rooms, jump, use proxies
 login-storm investors logging in at once, a share of them with a wrong password
+tender-rush sealed proposals (招标) arriving in the last seconds before a tender's deadline
 watchers    (exchange.load.watchers) thousands of websocket watchers while bids arrive
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -91,6 +94,8 @@ class Scenario:
     name: ClassVar[str]
     summary: ClassVar[str]
     default_rate: ClassVar[float] = 50.0
+    settings: ClassVar[dict[str, str]] = {}
+    """EXCHANGE_* settings of an exchange started by `exchange load` for this scenario."""
 
     def __init__(self, api: ExchangeApi, target: Target, options: Options) -> None:
         self.api, self.target, self.options = api, target, options
@@ -221,3 +226,72 @@ class LoginStorm(Scenario):
 
     async def finish(self, recorder: Recorder) -> dict[str, Any]:
         return {"accounts": len(self.accounts), "wrong_password_attempts": self.wrong_sent}
+
+
+class TenderRush(Scenario):
+    """Each bidder holds a bid security, then sends one sealed proposal; the window ends just
+    before the tender's deadline and the first submissions crowd into its end (half of the
+    bidders in its last fifth). The other requests are bidders retrying their proposal with
+    the same Idempotency-Key, as clients do when an answer is slow; a retry must be answered
+    with the first receipt, never make a second proposal."""
+
+    name = "tender-rush"
+    summary = "sealed tender proposals crowding in before the deadline, with retries of the same proposal"
+    default_rate = 20.0
+    settings = {"EXCHANGE_TENDER_MIN_DAYS_TO_DEADLINE": "0", "EXCHANGE_TENDER_SWEEP_S": "0.5"}
+    estimate = 100_000_000
+    deadline_after_window_s = 1.0
+
+    async def prepare(self) -> None:
+        self.operator_headers = await self.operator()
+        owner = await self.api.register("institution", "tender-owner")
+        self.bidders = await self.api.investors(max(3, self.options.bidders))  # 3: the fewest that are opened
+        # Time for the securities, then the whole window; `prepare` waits out what is left of the
+        # estimate, so the window always ends just before the deadline.
+        window_starts = soon(3 + 0.1 * len(self.bidders))
+        self.deadline = window_starts + timedelta(seconds=self.options.duration + self.deadline_after_window_s)
+        tender = await self.api.tender(self.operator_headers, owner, deadline=self.deadline, estimate=self.estimate,
+                                       security=self.estimate // 50)
+        self.tender_id, self.reference_no = int(tender["id"]), str(tender["reference_no"])
+        await bounded(4, [partial(self.api.hold_security, self.operator_headers, self.tender_id, b)
+                          for b in self.bidders])
+        await asyncio.sleep(max(0.0, (window_starts - datetime.now(window_starts.tzinfo)).total_seconds()))
+        self.planned = max(1, math.floor(self.options.rate * self.options.duration))
+        self.first_sent = 0
+        self.accepted = 0
+
+    def _first_submission_due(self, i: int) -> bool:
+        """Cumulative first submissions follow (t / window)^3 of the bidders: the rush at the end."""
+        due = math.ceil(len(self.bidders) * ((i + 1) / self.planned) ** 3)
+        return self.first_sent < min(len(self.bidders), due)
+
+    async def operation(self, i: int, intended: float) -> Result:
+        if self._first_submission_due(i):
+            n, operation = self.first_sent, "proposal"
+            self.first_sent += 1
+        else:
+            n, operation = self.rng.randrange(self.first_sent), "retry"
+        bidder = self.bidders[n]
+        response = await self.http.post(
+            f"/api/tenders/{self.tender_id}/proposals", headers=bidder.headers | {
+                "Idempotency-Key": f"tender-rush-{self.api.run}-{n}"},
+            json={"price": self.estimate * (80 + n % 20) // 100, "technical": f"Load-test proposal of bidder {n}."})
+        outcome, code = classify(response, 201)
+        if response.status_code == 200:
+            outcome, code = "ok", "replayed"
+        self.accepted += response.status_code == 201
+        return Result(operation, outcome, code)
+
+    async def finish(self, recorder: Recorder) -> dict[str, Any]:
+        """Waits for the sweep to open the tender (or call a re-tender) after its deadline."""
+        tender = await self.api.read_tender(self.tender_id, self.operator_headers)
+        give_up = self.deadline + timedelta(seconds=30)
+        while tender["status"] == "open" and datetime.now(give_up.tzinfo) < give_up:
+            await asyncio.sleep(0.25)
+            tender = await self.api.read_tender(self.tender_id, self.operator_headers)
+        opening = tender["opening"] or []
+        return {"tender_id": self.tender_id, "reference_no": self.reference_no, "deadline": tender["deadline"],
+                "bidders": len(self.bidders), "bidders_who_sent": self.first_sent,
+                "proposals_accepted": self.accepted, "proposals_recorded": tender["proposals"],
+                "status_after_deadline": tender["status"], "opened": len(opening),
+                "revealed_at_opening": sum(1 for p in opening if p["revealed"])}

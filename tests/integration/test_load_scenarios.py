@@ -17,10 +17,11 @@ from exchange.accounts.types import Registration
 from exchange.calendar import default_calendar
 from exchange.clock import SystemClock
 from exchange.infra.db import create_pool
-from exchange.load.run import run_scenario
+from exchange.load.run import SCENARIOS, run_scenario
 from exchange.load.runner import Plan
 from exchange.load.scenarios import Options, Target
 from exchange.services import Services
+from exchange.tenders.types import TenderRules
 from tests.integration.helpers import free_port
 from web.app import create_app
 from web.feed import FeedServer
@@ -30,11 +31,13 @@ OPERATOR = ("ops@load.test", "operator password 2026")
 
 @pytest.fixture
 async def exchange(database_url: str, redis_url: str) -> AsyncIterator[Target]:
-    """The exchange on the wall clock (auctions open and close by themselves), with an operator."""
+    """The exchange on the wall clock (auctions open and close by themselves, tenders open at their
+    deadline), with an operator and the tender settings tender-rush starts its own exchange with."""
     pool = await create_pool(database_url, min_size=1, max_size=10)
     redis = aioredis.Redis.from_url(redis_url)
     services = Services.build(pool, redis, SystemClock(), default_calendar(),
-                              PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+                              PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+                              tender_rules=TenderRules.from_env(SCENARIOS["tender-rush"].settings))
     await services.accounts.register(Registration(role="operator", email=OPERATOR[0], password=OPERATOR[1],
                                                   display_name="Load operator"), allow_operator=True)
     feed = FeedServer(services, tick=0.01)
@@ -90,3 +93,23 @@ async def test_watchers_receive_every_accepted_bid_of_their_lot(exchange: Target
     assert figures["deliveries_received"] == figures["deliveries_expected"]
     assert report["operations"]["delivery"]["count"] == figures["deliveries_received"]
     assert report["operations"]["delivery"]["observed"] is True
+
+
+async def test_tender_rush_records_one_proposal_per_accepted_answer_and_retries_replay_it(
+        exchange: Target, database_url: str) -> None:
+    options = _options(rate=10.0, duration=2.0, bidders=4)
+    report = await run_scenario("tender-rush", exchange, options, Plan(10, 2.0), progress=False)
+    figures, operations = report["scenario_figures"], report["operations"]
+    assert report["sent"] == 20 and report["error_total"] == 0 and report["limited_total"] == 0
+    assert operations["proposal"]["count"] == figures["bidders_who_sent"] == 4
+    assert operations["retry"]["count"] == 16
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        recorded = await pool.fetchval("SELECT count(*) FROM tender_proposals WHERE tender_id = $1",
+                                       figures["tender_id"])
+    finally:
+        await pool.close()
+    assert recorded == figures["proposals_accepted"] == figures["proposals_recorded"] == 4
+    replayed = sum(op["codes"].get("ok:replayed", 0) for op in operations.values())
+    assert replayed + figures["proposals_accepted"] + report["rejected_total"] == 20
+    assert figures["status_after_deadline"] == "opened" and figures["revealed_at_opening"] == 4
