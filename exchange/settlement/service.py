@@ -304,12 +304,16 @@ class SettlementService:
 
     # -- reading --------------------------------------------------------------------------
 
-    async def deposits(self, viewer: Account | None, *, status: str | None = None) -> list[dict[str, Any]]:
-        """An investor's own deposits; an operator's view of every deposit (optionally by status)."""
+    async def deposits(
+        self, viewer: Account | None, *, status: str | None = None, auction_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """An investor's own deposits; an operator's view of every deposit (by status, by auction)."""
         who = require_role(viewer, Role.INVESTOR, Role.OPERATOR)
         async with self._pool.acquire() as conn:
             if who.role == Role.OPERATOR:
-                rows = await repo.deposits_where(conn, "($1::text IS NULL OR d.status = $1)", status)
+                rows = await repo.deposits_where(
+                    conn, "($1::text IS NULL OR d.status = $1) AND ($2::bigint IS NULL OR d.auction_id = $2)",
+                    status, auction_id, limit=200 if auction_id is None else 100_000)
             else:
                 rows = await repo.deposits_where(conn, "d.investor_id = $1", who.id)
         return [deposit_view(row) for row in rows]

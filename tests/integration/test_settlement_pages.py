@@ -319,3 +319,25 @@ async def test_pay_by_card_is_offered_only_when_cards_are_enabled_and_goes_to_th
     assert paid.status_code == 303 and paid.headers["location"] == "https://checkout.example/cs_test_1"
     assert processor.asked[0]["reference"] == deposit["reference_code"]
     assert str(processor.asked[0]["success_url"]).endswith("/account/money?card=paid")
+
+
+async def test_the_operator_records_a_sellers_card_payout_account_on_the_desk(
+    client: httpx.AsyncClient, engine: Services, clock: FixedClock
+) -> None:
+    sale = await qualified_auction(engine, clock, investors=1)
+    operator = await _login(client, sale.parties.operator)
+    assert "payout-account-form" not in (await operator.get("/operator/settlement?lang=en")).text
+    engine.settlement.cards = _Checkout()  # type: ignore[assignment]
+    bad = await _submit(operator, "/operator/settlement", "/operator/settlement/payout-accounts",
+                        {"email": sale.parties.seller.email, "stripe_account": "not-an-account"})
+    assert bad.status_code == 422 and "acct_" in bad.text
+    saved = await _submit(operator, "/operator/settlement", "/operator/settlement/payout-accounts",
+                          {"email": sale.parties.seller.email, "stripe_account": "acct_1Seller"})
+    assert saved.status_code == 303
+    async with engine.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT stripe_account FROM payout_accounts WHERE account_id = $1",
+                                   sale.parties.seller.id) == "acct_1Seller"
+    investor = await _login(client, sale.parties.investors[0])
+    refused = await _submit(investor, "/account/money", "/operator/settlement/payout-accounts",
+                            {"email": sale.parties.seller.email, "stripe_account": "acct_2"})
+    assert refused.status_code == 403

@@ -27,9 +27,12 @@ class DepositsApi(Controller):
     path = "/api/deposits"
     tags = ["settlement"]
 
-    @get("/", summary="Your deposits (investors); every deposit, by status (operators)", cache=False)
-    async def index(self, request: Request[Any, Any, Any], status: FromQuery[str | None] = None) -> list[dict[str, Any]]:
-        return await services(request).settlement.deposits(viewer(request), status=status)
+    @get("/", summary="Your deposits (investors); every deposit, by status and auction (operators)", cache=False)
+    async def index(
+        self, request: Request[Any, Any, Any], status: FromQuery[str | None] = None,
+        auction_id: FromQuery[int | None] = None,
+    ) -> list[dict[str, Any]]:
+        return await services(request).settlement.deposits(viewer(request), status=status, auction_id=auction_id)
 
     @get("/{deposit_id:int}", summary="A deposit with its ledger lines", cache=False)
     async def one(self, request: Request[Any, Any, Any], deposit_id: FromPath[int]) -> dict[str, Any]:

@@ -199,8 +199,7 @@ class AuctionPages(Controller):
         svc = services(request)
         room = with_local_times(await svc.auctions.room(auction_id, operator))
         admitted = {b["account_id"]: b for b in await svc.auctions.bidders(operator, auction_id)}
-        deposits = {d["investor_id"]: d for d in await svc.settlement.deposits(operator)
-                    if d["auction_id"] == auction_id}
+        deposits = {d["investor_id"]: d for d in await svc.settlement.deposits(operator, auction_id=auction_id)}
         bidders = [{
             "code": admitted[i]["code"] if i in admitted else None,
             "name": admitted[i]["display_name"] if i in admitted else deposits[i]["investor_name"],

@@ -13,7 +13,14 @@ from litestar.response import Redirect, Template
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Role
 from exchange.errors import ExchangeError, ValidationFailed
-from exchange.settlement.types import BankTransfer, ForfeitDecision, PayoutSent, Ruling, TradeStatus
+from exchange.settlement.types import (
+    BankTransfer,
+    ForfeitDecision,
+    PayoutAccount,
+    PayoutSent,
+    Ruling,
+    TradeStatus,
+)
 from web.context import services, viewer
 from web.i18n import format_money, translator
 from web.pages.common import parse_money, read_form, redirect_with_flash, render
@@ -92,6 +99,21 @@ class SettlementDeskPages(Controller):
 
         return await self._step(request, form, mark)
 
+    @post(f"{DESK}/payout-accounts")
+    async def payout_account(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        """Where a seller is paid by card-processor transfer (Stripe Connect) once cards are enabled."""
+        form = await read_form(request)
+        t = translator(request)
+
+        async def record() -> str:
+            svc = services(request)
+            payee = await svc.accounts.by_email(form.get("email", ""))
+            saved = await svc.trades.set_payout_account(viewer(request), payee.id,
+                                                        PayoutAccount(stripe_account=form.get("stripe_account", "")))
+            return t("desk.payout_account_saved", payee=payee.display_name, account=saved["stripe_account"])
+
+        return await self._step(request, form, record)
+
     async def _step(
         self, request: Request[Any, Any, Any], form: dict[str, str], step: Callable[[], Awaitable[str]]
     ) -> Template | Redirect:
@@ -117,4 +139,5 @@ class SettlementDeskPages(Controller):
         return await render(
             request, "settlement_desk.html", status=status, **money_context(request), errors=errors, form=form,
             due=await svc.settlement.deposits(operator, status="due"), queues=queues, payouts=payouts,
+            cards_enabled=svc.settlement.cards is not None,
         )
