@@ -13,9 +13,17 @@ from exchange.disclosure.notices import (
     transaction_certificate,
 )
 from exchange.disclosure.service import DisclosureService, correct, publish
+from exchange.disclosure.tender_notices import (
+    tender_announcement,
+    tender_award,
+    tender_candidates,
+    tender_objection_outcome,
+    tender_opening,
+)
 from exchange.disclosure.types import Kind, Notice, Record
 
 __all__ = [
     "DisclosureService", "Kind", "Notice", "Record", "auction_failed", "auction_notice", "correct",
-    "deal_announcement", "listing_announcement", "objection_outcome", "publish", "transaction_certificate",
+    "deal_announcement", "listing_announcement", "objection_outcome", "publish", "tender_announcement",
+    "tender_award", "tender_candidates", "tender_objection_outcome", "tender_opening", "transaction_certificate",
 ]

@@ -5,6 +5,11 @@ planning, the auction notice the tender, a failed auction a tender update, the d
 announcement the award, the transaction certificate the contract and its implementation
 (the payment), an objection ruling implementation. The exchange sells for the seller, so
 the seller is the procuring entity and the winning investor the tenderer the award goes to.
+
+A tender (招标, ocid `ocds-tte-ZB…`) buys for its owner, the buyer and procuring entity: its
+announcement is the tender, the opening a tender update with the bids (bid extension), an
+objection's answer a tender or award update (enquiries extension), the candidates pending
+awards, the award the active award with its contract pending until signed.
 """
 
 from __future__ import annotations
@@ -23,9 +28,14 @@ TAGS: dict[str, list[str]] = {
     Kind.DEAL_ANNOUNCEMENT: ["award"],
     Kind.TRANSACTION_CERTIFICATE: ["contract", "implementation"],
     Kind.OBJECTION_OUTCOME: ["implementation"],
+    Kind.TENDER_ANNOUNCEMENT: ["tender"],
+    Kind.TENDER_OPENING: ["tenderUpdate"],
     Kind.TENDER_CANDIDATES: ["award"],
-    Kind.TENDER_AWARD: ["award"],
+    Kind.TENDER_AWARD: ["award", "contract"],
+    Kind.TENDER_OBJECTION_OUTCOME: ["tenderUpdate"],
 }
+TENDER_KINDS = {Kind.TENDER_ANNOUNCEMENT, Kind.TENDER_OPENING, Kind.TENDER_CANDIDATES, Kind.TENDER_AWARD,
+                Kind.TENDER_OBJECTION_OUTCOME}
 MINOR_UNITS = {"JPY": 0, "KRW": 0}  # every other currency the exchange takes has 2 decimals
 
 
@@ -42,7 +52,61 @@ def _party(name: str, roles: list[str]) -> dict[str, Any]:
     return {"id": name, "name": name, "roles": roles}
 
 
+def _org(name: str) -> dict[str, str]:
+    return {"id": name, "name": name}
+
+
+def _tender_parties(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The owner buys; bidders named at the opening or as candidates are tenderers, the winner the supplier."""
+    found = [_party(body["owner"], ["buyer", "procuringEntity"])]
+    bidders = [p["bidder"] for p in body.get("proposals") or []] + [c["bidder"] for c in body.get("candidates") or []]
+    found += [_party(name, ["tenderer"]) for name in dict.fromkeys(bidders) if name != body.get("winner")]
+    if body.get("winner"):
+        found.append(_party(body["winner"], ["tenderer", "supplier"]))
+    return found
+
+
+def _tender_sections(kind: str, body: dict[str, Any], tender: dict[str, Any]) -> dict[str, Any]:
+    currency, ref = str(body["currency"]), tender["items"][0]["id"]
+    if kind == Kind.TENDER_ANNOUNCEMENT:
+        evaluation = body["evaluation"]
+        return {"tender": tender | {
+            "status": "active", "procurementMethod": "open", "description": body["summary"],
+            "procurementMethodDetails": "招标 tender: sealed proposals opened at the deadline, committee evaluation",
+            "submissionMethod": ["electronicSubmission"], "value": value(body["estimate"], currency),
+            "awardCriteria": "priceOnly" if evaluation["method"] == "price" else "ratedCriteria",
+            "awardCriteriaDetails": f"price weight {evaluation['price_weight_bp'] / 100:g}%",
+            "tenderPeriod": {"startDate": body["documents_issued_at"], "endDate": body["deadline"]},
+            "enquiryPeriod": {"startDate": body["documents_issued_at"], "endDate": body["questions_until"]},
+            "documents": [{"id": f"{ref}-doc-{n}", "title": d["title"], "description": d["description"]}
+                          for n, d in enumerate(body["documents"], start=1)]}}
+    if kind == Kind.TENDER_OPENING:
+        bids = body["proposals"]
+        return {"tender": tender | {"status": "complete" if body["opened"] else "unsuccessful",
+                                    "numberOfTenderers": body["proposals_received"],
+                                    "tenderers": [_org(p["bidder"]) for p in bids]},
+                "bids": {"details": [{"id": p["commitment"], "date": p["submitted_at"],
+                                      "status": "valid" if p["revealed"] else "disqualified",
+                                      "tenderers": [_org(p["bidder"])], "value": value(p["price"], currency)}
+                                     for p in bids]}}
+    if kind == Kind.TENDER_CANDIDATES:
+        return {"awards": [{"id": f"{ref}-candidate-{c['rank']}", "status": "pending", "date": body["ranked_at"],
+                            "title": f"Candidate ranked {c['rank']}", "value": value(c["price"], currency),
+                            "suppliers": [_org(c["bidder"])]} for c in body["candidates"]]}
+    if kind == Kind.TENDER_AWARD:
+        award = {"id": f"{ref}-AWARD", "status": "active", "date": body["awarded_at"],
+                 "value": value(body["amount"], currency), "suppliers": [_org(body["winner"])]}
+        return {"awards": [award], "contracts": [{
+            "id": f"{ref}-CONTRACT", "awardID": award["id"], "status": "pending", "value": award["value"],
+            "description": f"to be signed by {body['contract_due']}"}]}
+    return {"tender": tender | {"enquiries": [{
+        "id": f"{ref}-objection-{body['objection_no']}", "date": body["objected_at"], "title": f"Objection ({body['stage']})",
+        "description": body["objection"], "answer": body["answer"], "dateAnswered": body["answered_at"]}]}}
+
+
 def _parties(body: dict[str, Any]) -> list[dict[str, Any]]:
+    if body.get("owner"):
+        return _tender_parties(body)
     parties = body.get("parties") or {}
     seller = body.get("seller") or parties.get("seller") or (body.get("certificate") or {}).get("parties", {}).get("seller")
     buyer = parties.get("buyer") or (body.get("certificate") or {}).get("parties", {}).get("buyer")
@@ -56,6 +120,8 @@ def _sections(kind: str, body: dict[str, Any], item: dict[str, Any], ocid: str) 
     currency = str(body.get("currency") or (body.get("certificate") or {}).get("currency") or "CNY")
     tender = {"id": ocid, "title": item.get("title"), "items": [{
         "id": item.get("reference_no"), "description": item.get("title_en") or item.get("title")}]}
+    if kind in TENDER_KINDS:
+        return _tender_sections(kind, body, tender)
     if kind == Kind.LISTING_ANNOUNCEMENT:
         announcement = body["announcement"]
         return {"planning": {"rationale": body.get("terms"), "budget": {"amount": value(body["listing_price"], currency)}},
@@ -98,7 +164,9 @@ def release(procedure: str, record: Record) -> dict[str, Any]:
     item = body.get("item") or (body.get("certificate") or {}).get("item") or {}
     return {
         "ocid": ocid, "id": f"{ocid}-{record.seq}", "date": instant(record.published_at),
-        "tag": TAGS[record.kind], "initiationType": "tender", "language": "zh",
+        "tag": ["awardUpdate"] if record.kind == Kind.TENDER_OBJECTION_OUTCOME and body["stage"] == "candidates"
+        else TAGS[record.kind],
+        "initiationType": "tender", "language": "zh",
         "parties": _parties(body),
         "disclosure": {"seq": record.seq, "kind": record.kind, "hash": record.hash, "prev_hash": record.prev_hash,
                        "corrects": record.corrects, "open_until": instant(record.open_until)},

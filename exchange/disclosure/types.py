@@ -20,8 +20,11 @@ class Kind(StrEnum):
     AUCTION_FAILED = "auction_failed"  # 流拍公告
     TRANSACTION_CERTIFICATE = "transaction_certificate"  # 交易凭证
     OBJECTION_OUTCOME = "objection_outcome"  # 异议处理结果
+    TENDER_ANNOUNCEMENT = "tender_announcement"  # 招标公告
+    TENDER_OPENING = "tender_opening"  # 开标记录
     TENDER_CANDIDATES = "tender_candidates"  # 中标候选人公示
     TENDER_AWARD = "tender_award"  # 中标结果公告
+    TENDER_OBJECTION_OUTCOME = "tender_objection_outcome"  # 招标异议答复
 
 
 @dataclass(frozen=True)

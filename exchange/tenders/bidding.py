@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from exchange import disclosure
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.errors import Conflict, NotFound, ValidationFailed
@@ -188,6 +189,7 @@ async def open_due(ctx: TenderContext, tender_id: int) -> str | None:
         if any(isinstance(e, OpeningCancelled) for e in events):
             await repo.set_tender(conn, tender_id, status="retender", opened_at=now)
             await release_securities(conn, tender_id, now)
+            await disclosure.publish(conn, await disclosure.tender_opening(conn, tender_id, now))
             return "retender"
         private = ctx.sealer.open_key(tender_id, tender["wrapped_key"], tender["deadline"], now)
         for proposal in await repo.proposals(conn, tender_id):
@@ -201,4 +203,5 @@ async def open_due(ctx: TenderContext, tender_id: int) -> str | None:
                 continue
             await repo.reveal_proposal(conn, proposal["id"], content.price, content.technical, content.nonce, now)
         await repo.set_tender(conn, tender_id, status="opened", opened_at=now)
+        await disclosure.publish(conn, await disclosure.tender_opening(conn, tender_id, now))
     return "opened"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exchange import disclosure
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.errors import Conflict, Forbidden, ValidationFailed
@@ -105,6 +106,7 @@ async def _rank(ctx: TenderContext, conn: Conn, tender_id: int, technical: dict[
         return
     await repo.set_tender(conn, tender_id, status="candidates", ranked_at=now, candidates=candidates,
                           candidates_until=now + ctx.days(ctx.rules.candidates_days))
+    await disclosure.publish(conn, await disclosure.tender_candidates(conn, tender_id, now))
 
 
 async def award_due(ctx: TenderContext, tender_id: int, viewer: Account | None = None) -> bool:
@@ -129,6 +131,8 @@ async def award_due(ctx: TenderContext, tender_id: int, viewer: Account | None =
         first = tender["candidates"][0]
         await repo.set_tender(conn, tender_id, status="awarded", awarded_at=now, winner_id=first["bidder_id"],
                               award_price=first["price"], contract_due=now + ctx.days(ctx.rules.contract_days))
+        award = await disclosure.tender_award(conn, tender_id, now, ctx.days(ctx.rules.candidates_days))
+        await disclosure.publish(conn, award)
     return True
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from exchange import disclosure
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.calendar import WorkingDayCalendar
@@ -190,6 +191,7 @@ class TenderService:
                                    "return it so the owner announces a later deadline")
                 await repo.set_tender(conn, tender_id, status="open", documents_issued_at=issued,
                                       published_at=now, reviewed_by=staff.id)
+                await disclosure.publish(conn, await disclosure.tender_announcement(conn, tender_id, now))
         return await self.tender(staff, tender_id)
 
     # -- reading -----------------------------------------------------------------------------
@@ -276,6 +278,7 @@ class TenderService:
         errors = FieldErrors()
         reply = text(errors, "answer", data.answer, max_len=2000, multiline=True)
         errors.raise_if_any()
+        now = self._ctx.clock.now()
         async with self._ctx.pool.acquire() as conn, conn.transaction():
             tender = await locked_tender(conn, tender_id)
             if viewer.id != tender["owner_id"] and viewer.role != Role.OPERATOR:
@@ -283,9 +286,10 @@ class TenderService:
             done = await conn.fetchval(
                 """UPDATE tender_questions SET answer = $3, answered_by = $4, answered_at = $5
                    WHERE id = $1 AND tender_id = $2 AND answer IS NULL RETURNING id""",
-                question_id, tender_id, reply, viewer.id, self._ctx.clock.now())
+                question_id, tender_id, reply, viewer.id, now)
             if done is None:
                 raise Conflict("no unanswered question with this id on this tender")
+            await disclosure.publish(conn, await disclosure.tender_objection_outcome(conn, tender_id, question_id, now))
         return {"id": question_id, "tender_id": tender_id, "answered": True}
 
     # -- delegated steps --------------------------------------------------------------------
