@@ -15,6 +15,7 @@ from exchange.config import Settings
 from exchange.infra.db import create_pool
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from exchange.infra.migrations import migrate
+from exchange.problems.types import ProblemRules
 from exchange.services import Services
 from exchange.settlement.stripe_gateway import StripeGateway
 from exchange.settlement.types import SettlementRules
@@ -66,7 +67,8 @@ async def open_services(
         try:
             yield Services.build(pool, redis, clock or SystemClock(), default_calendar(settings.acceleration),
                                  cards=cards, rules=SettlementRules.from_env(os.environ),
-                                 tender_secret=settings.secret_key, tender_rules=TenderRules.from_env(os.environ))
+                                 tender_secret=settings.secret_key, tender_rules=TenderRules.from_env(os.environ),
+                                 problem_rules=ProblemRules.from_env(os.environ))
         finally:
             if cards is not None:
                 await cards.aclose()

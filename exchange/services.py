@@ -19,6 +19,8 @@ from exchange.catalogue.service import CatalogueService
 from exchange.clock import Clock
 from exchange.infra.ratelimit import RateLimiter
 from exchange.listings.service import ListingService
+from exchange.problems.service import ProblemService
+from exchange.problems.types import ProblemRules
 from exchange.settlement.cards import CardGateway
 from exchange.settlement.qualification import DepositHeld
 from exchange.settlement.service import SettlementService
@@ -44,13 +46,14 @@ class Services:
     settlement: SettlementService
     trades: TradeService
     tenders: TenderService
+    problems: ProblemService
 
     @classmethod
     def build(
         cls, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock, calendar: WorkingDayCalendar,
         hasher: PasswordHasher | None = None, *, cards: CardGateway | None = None,
         rules: SettlementRules | None = None, tender_secret: str | None = None,
-        tender_rules: TenderRules | None = None,
+        tender_rules: TenderRules | None = None, problem_rules: ProblemRules | None = None,
     ) -> Services:
         """`tender_secret` wraps each tender's key (the exchange's secret key); without one, a key
         for this process only: proposals sealed by it cannot be opened after a restart."""
@@ -72,4 +75,5 @@ class Services:
             settlement=SettlementService(pool, clock, calendar, auctions, trades, rules, cards),
             trades=trades,
             tenders=TenderService(pool, clock, calendar, tender_secret or secrets.token_urlsafe(32), tender_rules),
+            problems=ProblemService(pool, clock, calendar, problem_rules),
         )

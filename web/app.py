@@ -21,6 +21,7 @@ from web.api.accounts import AccountsApi
 from web.api.auctions import AuctionsApi, LotBidsApi
 from web.api.catalogue import CatalogueApi
 from web.api.disclosures import DisclosuresApi
+from web.api.problems import ProblemEscrowsApi, ProblemsApi
 from web.api.registry import AchievementsApi, ListingsApi, ReviewQueueApi
 from web.api.settlement import BankTransfersApi, DepositsApi, MoneyApi, PayoutsApi, TradesApi
 from web.api.tenders import TendersApi, TenderSecuritiesApi
@@ -35,6 +36,7 @@ from web.pages.disclosures import DisclosurePages
 from web.pages.institution import InstitutionPages
 from web.pages.money import MoneyPages
 from web.pages.operator import OperatorPages
+from web.pages.problems import ProblemPages
 from web.pages.settlement_desk import SettlementDeskPages
 from web.pages.tenders import TenderPages
 
@@ -86,10 +88,10 @@ def create_app(
             healthz,
             AccountsApi, AchievementsApi, ListingsApi, ReviewQueueApi, CatalogueApi, AuctionsApi, LotBidsApi,
             DepositsApi, BankTransfersApi, TradesApi, PayoutsApi, MoneyApi,
-            TendersApi, TenderSecuritiesApi,
+            TendersApi, TenderSecuritiesApi, ProblemsApi, ProblemEscrowsApi,
             CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages, AuctionPages,
             MoneyPages, SettlementDeskPages, CertificatePages,
-            TenderPages,
+            TenderPages, ProblemPages,
             DisclosuresApi, DisclosurePages,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],

@@ -83,6 +83,19 @@ INVARIANTS = (
         FROM ledger_accounts a FULL JOIN expected e ON e.code = a.code
         WHERE (a.kind IS NULL OR a.kind IN ('bank', 'card'))
           AND (coalesce(a.debits_posted, 0) <> coalesce(e.received, 0) OR coalesce(a.credits_posted, 0) <> coalesce(e.paid, 0))"""),
+    Invariant("each problem tender's escrow holds its budget less what was released or refunded", """
+        SELECT p.tender_id, p.status, p.budget, a.credits_posted, a.debits_posted, paid.released, p.refunded
+        FROM problem_tenders p
+        LEFT JOIN ledger_accounts a ON a.code = 'escrow:problem:' || p.tender_id || ':' || p.currency
+        CROSS JOIN LATERAL (SELECT coalesce(sum(share), 0) AS released FROM problem_milestones m
+                            WHERE m.tender_id = p.tender_id AND m.status = 'accepted') paid
+        WHERE coalesce(a.credits_posted, 0) <> (CASE WHEN p.funded_at IS NULL THEN 0 ELSE p.budget END)
+           OR coalesce(a.debits_posted, 0) <> paid.released + p.refunded
+           OR (p.status IN ('completed', 'cancelled') AND coalesce(a.credits_posted - a.debits_posted, 0) <> 0)"""),
+    Invariant("each accepted milestone was released once, for its share", """
+        SELECT m.tender_id, m.seq, m.status, m.share, t.amount FROM problem_milestones m
+        LEFT JOIN ledger_transfers t ON t.id = 'problem:' || m.tender_id || ':m' || m.seq || ':release'
+        WHERE (m.status = 'accepted') <> (t.id IS NOT NULL) OR t.amount <> m.share"""),
     Invariant("settled trades hold nothing in escrow", """
         SELECT t.reference_code, a.code, a.credits_posted - a.debits_posted AS left_in_escrow FROM trades t
         JOIN ledger_accounts a ON a.code = 'escrow:trade:' || t.id || ':' || t.currency

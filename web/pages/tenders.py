@@ -158,6 +158,7 @@ class TenderPages(Controller):
     async def _detail(self, request: Request[Any, Any, Any], tender_id: int, *, errors: dict[str, str] | None = None,
                       receipt: dict[str, Any] | None = None, status: int = 200) -> Template:
         tender = await services(request).tenders.tender(viewer(request), tender_id)
+        problem = await services(request).problems.attached(tender_id)
         return await render(request, "tender.html", status=status, tender=tender, errors=errors or {},
-                            receipt=receipt or tender.get("my_receipt"), fresh_receipt=receipt is not None,
+                            problem=problem, receipt=receipt or tender.get("my_receipt"), fresh_receipt=receipt is not None,
                             key=f"web-{secrets.token_hex(12)}", at=_at)

@@ -1,0 +1,93 @@
+"""Problem tender inputs, statuses and rules (难题招标 / 揭榜挂帅, DOMAIN.md Tender rule 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import date
+from enum import StrEnum
+
+import msgspec
+
+
+class ProblemStatus(StrEnum):
+    UNFUNDED = "unfunded"  # the budget is not escrowed yet: no work starts
+    FUNDED = "funded"  # the budget is held in the tender's escrow account
+    COMPLETED = "completed"  # every milestone paid
+    CANCELLED = "cancelled"  # closed by the owner; what was left refunded
+
+
+class MilestoneStatus(StrEnum):
+    OPEN = "open"  # awaiting the solver's deliverable
+    SUBMITTED = "submitted"  # awaiting the owner's decision until `window_until`
+    REJECTED = "rejected"  # the solver may object until `window_until`, or resubmit
+    OBJECTED = "objected"  # awaiting an operator's arbitration
+    UPHELD = "upheld"  # arbitration upheld the rejection: the solver may resubmit
+    ACCEPTED = "accepted"  # its share released to the solver
+    CANCELLED = "cancelled"  # the problem was closed first; its share refunded
+
+
+@dataclass(frozen=True)
+class ProblemRules:
+    acceptance_working_days: int = 10  # the owner's window to decide; the solver's window to object
+    max_milestones: int = 20
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ProblemRules:
+        """EXCHANGE_PROBLEM_<FIELD> overrides each default, e.g. EXCHANGE_PROBLEM_ACCEPTANCE_WORKING_DAYS=5."""
+        values: dict[str, int] = {}
+        for spec in fields(cls):
+            raw = env.get(f"EXCHANGE_PROBLEM_{spec.name.upper()}")
+            if raw:
+                try:
+                    values[spec.name] = int(raw)
+                except ValueError as exc:
+                    raise SystemExit(f"EXCHANGE_PROBLEM_{spec.name.upper()} must be a whole number, got {raw!r}") from exc
+        return cls(**values)
+
+
+class MilestoneInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One milestone: what is delivered, how it is accepted, its share of the budget in minor units."""
+
+    title: str
+    criteria: str
+    share: int
+    due_on: date
+
+
+class ProblemInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The problem attached to a tender before its approval: the shares sum to the budget."""
+
+    budget: int
+    milestones: list[MilestoneInput]
+
+
+class EscrowTransfer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A bank statement line an operator matches to a problem's escrow (reference P…)."""
+
+    reference_code: str
+    amount: int
+    statement_ref: str
+
+
+class Deliverable(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    note: str
+
+
+class Decision(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The owner's decision: "accept" or "reject" (with reasons)."""
+
+    decision: str
+    reasons: str = ""
+
+
+class ObjectionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    grounds: str
+
+
+class Arbitration(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An operator's ruling on an objection: "release" the share or "uphold" the rejection."""
+
+    decision: str
+    reasons: str
+
