@@ -671,4 +671,6 @@ MESSAGES.update({
     "problem.done.cancel": ("已终止，未支付预算将退还", "Closed; the unspent budget is refunded"),
     "payment.purpose.escrow": ("难题预算托管", "Problem budget escrow"),
     "payout.purpose.milestone": ("里程碑款项", "Milestone payment"),
+    "disclosure.kind.problem_milestone_accepted": ("难题里程碑验收公告", "Problem milestone accepted"),
+    "disclosure.kind.problem_arbitration": ("难题验收异议仲裁结果", "Problem arbitration outcome"),
 })

@@ -12,6 +12,7 @@ from exchange.disclosure.notices import (
     objection_outcome,
     transaction_certificate,
 )
+from exchange.disclosure.problem_notices import problem_arbitration, problem_milestone_accepted
 from exchange.disclosure.service import DisclosureService, correct, publish
 from exchange.disclosure.tender_notices import (
     tender_announcement,
@@ -24,6 +25,7 @@ from exchange.disclosure.types import Kind, Notice, Record
 
 __all__ = [
     "DisclosureService", "Kind", "Notice", "Record", "auction_failed", "auction_notice", "correct",
-    "deal_announcement", "listing_announcement", "objection_outcome", "publish", "tender_announcement",
+    "deal_announcement", "listing_announcement", "objection_outcome", "problem_arbitration",
+    "problem_milestone_accepted", "publish", "tender_announcement",
     "tender_award", "tender_candidates", "tender_objection_outcome", "tender_opening", "transaction_certificate",
 ]

@@ -33,9 +33,11 @@ TAGS: dict[str, list[str]] = {
     Kind.TENDER_CANDIDATES: ["award"],
     Kind.TENDER_AWARD: ["award", "contract"],
     Kind.TENDER_OBJECTION_OUTCOME: ["tenderUpdate"],
+    Kind.PROBLEM_MILESTONE_ACCEPTED: ["implementation"],
+    Kind.PROBLEM_ARBITRATION: ["implementation"],
 }
 TENDER_KINDS = {Kind.TENDER_ANNOUNCEMENT, Kind.TENDER_OPENING, Kind.TENDER_CANDIDATES, Kind.TENDER_AWARD,
-                Kind.TENDER_OBJECTION_OUTCOME}
+                Kind.TENDER_OBJECTION_OUTCOME, Kind.PROBLEM_MILESTONE_ACCEPTED, Kind.PROBLEM_ARBITRATION}
 MINOR_UNITS = {"JPY": 0, "KRW": 0}  # every other currency the exchange takes has 2 decimals
 
 
@@ -99,9 +101,28 @@ def _tender_sections(kind: str, body: dict[str, Any], tender: dict[str, Any]) ->
         return {"awards": [award], "contracts": [{
             "id": f"{ref}-CONTRACT", "awardID": award["id"], "status": "pending", "value": award["value"],
             "description": f"to be signed by {body['contract_due']}"}]}
+    if kind in (Kind.PROBLEM_MILESTONE_ACCEPTED, Kind.PROBLEM_ARBITRATION):
+        return _problem_sections(kind, body, ref)
     return {"tender": tender | {"enquiries": [{
         "id": f"{ref}-objection-{body['objection_no']}", "date": body["objected_at"], "title": f"Objection ({body['stage']})",
         "description": body["objection"], "answer": body["answer"], "dateAnswered": body["answered_at"]}]}}
+
+
+def _problem_sections(kind: str, body: dict[str, Any], ref: str) -> dict[str, Any]:
+    """A problem tender's milestones are the contract's implementation milestones; a paid one also a transaction."""
+    m, currency = body["milestone"], str(body["currency"])
+    milestone: dict[str, Any] = {"id": f"{ref}-M{m['seq']}", "title": m["title"], "type": "delivery",
+                                 "dueDate": m["due_on"], "value": value(m["share"], currency)}
+    implementation: dict[str, Any] = {"milestones": [milestone]}
+    if kind == Kind.PROBLEM_ARBITRATION:
+        milestone |= {"status": "met" if body["outcome"] == "release" else "notMet", "code": body["outcome"],
+                      "description": body["ruling"], "dateModified": body["ruled_at"]}
+    else:
+        milestone |= {"status": "met", "dateMet": body["accepted_at"]}
+        implementation["transactions"] = [{
+            "id": f"{ref}-M{m['seq']}-payment", "date": body["accepted_at"], "value": value(m["share"], currency),
+            "payer": _org(body["owner"]), "payee": _org(body["winner"])}]
+    return {"contracts": [{"id": f"{ref}-CONTRACT", "awardID": f"{ref}-AWARD", "implementation": implementation}]}
 
 
 def _parties(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -25,6 +25,8 @@ class Kind(StrEnum):
     TENDER_CANDIDATES = "tender_candidates"  # 中标候选人公示
     TENDER_AWARD = "tender_award"  # 中标结果公告
     TENDER_OBJECTION_OUTCOME = "tender_objection_outcome"  # 招标异议答复
+    PROBLEM_MILESTONE_ACCEPTED = "problem_milestone_accepted"  # 难题里程碑验收公告
+    PROBLEM_ARBITRATION = "problem_arbitration"  # 难题验收异议仲裁结果
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,11 @@ async def set_milestone(conn: Conn, tender_id: int, seq: int, **values: Any) -> 
                        tender_id, seq, *values.values())
 
 
-async def add_step(conn: Conn, tender_id: int, seq: int, step: str, actor_id: int, note: str, at: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO problem_steps (tender_id, seq, step, actor_id, note, at) VALUES ($1, $2, $3, $4, $5, $6)",
-        tender_id, seq, step, actor_id, note, at)
+async def add_step(conn: Conn, tender_id: int, seq: int, step: str, actor_id: int, note: str, at: datetime) -> int:
+    found: int = await conn.fetchval(
+        """INSERT INTO problem_steps (tender_id, seq, step, actor_id, note, at) VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING id""", tender_id, seq, step, actor_id, note, at)
+    return found
 
 
 async def steps(conn: Conn, tender_id: int) -> list[asyncpg.Record]:

@@ -6,7 +6,8 @@ is the solver. The owner escrows the whole budget before work starts; each miles
 is released to the solver on the owner's acceptance, or on an operator's arbitration of the
 solver's objection (to a rejection, or to the owner's silence past the acceptance window).
 When the owner closes the problem what is left is refunded. Every money step is one
-transaction with its ledger lines (see `money`).
+transaction with its ledger lines (see `money`). Each milestone accepted and each arbitration
+outcome is published to the disclosure chain in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from exchange import disclosure
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.calendar import WorkingDayCalendar
@@ -234,10 +236,11 @@ class ProblemService:
                 raise Conflict(f"milestone {seq} is {milestone['status']}, not awaiting arbitration")
             if decision == "release":
                 await self._release(conn, problem, milestone, "arbitration", now)
-                await repo.add_step(conn, tender_id, seq, "released", staff.id, reasons, now)
+                step_id = await repo.add_step(conn, tender_id, seq, "released", staff.id, reasons, now)
             else:
                 await repo.set_milestone(conn, tender_id, seq, status=MilestoneStatus.UPHELD.value)
-                await repo.add_step(conn, tender_id, seq, "upheld", staff.id, reasons, now)
+                step_id = await repo.add_step(conn, tender_id, seq, "upheld", staff.id, reasons, now)
+            await disclosure.publish(conn, await disclosure.problem_arbitration(conn, tender_id, seq, step_id, now))
         return await self.problem(staff, tender_id)
 
     async def _release(self, conn: Conn, problem: asyncpg.Record, milestone: asyncpg.Record, by: str,
@@ -245,6 +248,8 @@ class ProblemService:
         payout_id = await money.release(conn, problem, milestone, now)
         await repo.set_milestone(conn, problem["tender_id"], milestone["seq"], status=MilestoneStatus.ACCEPTED.value,
                                  accepted_at=now, released_by=by, payout_id=payout_id)
+        await disclosure.publish(conn, await disclosure.problem_milestone_accepted(conn, problem["tender_id"],
+                                                                                   milestone["seq"], now))
         unpaid = await conn.fetchval("SELECT count(*) FROM problem_milestones WHERE tender_id = $1 AND status <> "
                                      "'accepted'", problem["tender_id"])
         if unpaid == 0:

@@ -9,8 +9,15 @@ import httpx
 
 from exchange.accounts.types import Account
 from exchange.clock import FixedClock
+from exchange.disclosure.verify import verify
 from exchange.ledger.check import check
-from exchange.problems.types import EscrowTransfer
+from exchange.problems.types import (
+    Arbitration,
+    Decision,
+    Deliverable,
+    EscrowTransfer,
+    ObjectionInput,
+)
 from exchange.services import Services
 from tests.integration.helpers import PASSWORD, csrf_from, token_for
 from tests.integration.problem_flow import BUDGET, SHARES, awarded_problem
@@ -115,3 +122,40 @@ async def test_the_owner_states_the_budget_and_milestones_on_the_page(
 def _line(view: dict[str, Any]) -> EscrowTransfer:
     escrow = view["escrow"]
     return EscrowTransfer(reference_code=escrow["reference_code"], amount=BUDGET, statement_ref="PAGE-1")
+
+
+async def test_accepted_milestones_and_arbitration_outcomes_are_published_without_the_parties_notes(
+    client: httpx.AsyncClient, services: Services, clock: FixedClock,
+) -> None:
+    problem = await awarded_problem(services, clock)
+    owner, solver, operator, tid = problem.parties.owner, problem.solver, problem.parties.operator, problem.tender_id
+    await services.problems.fund(operator, _line(await services.problems.problem(owner, tid)))
+    await services.problems.submit(solver, tid, 1, Deliverable(note="保密交付：配方 A-17"))
+    await services.problems.decide(owner, tid, 1, Decision(decision="reject", reasons="业主内部意见：不满意"))
+    await services.problems.object(solver, tid, 1, ObjectionInput(grounds="揭榜方理由：已达标"))
+    await services.problems.arbitrate(operator, tid, 1, Arbitration(decision="uphold", reasons="检测报告缺失"))
+    await services.problems.submit(solver, tid, 1, Deliverable(note="保密交付：配方 A-18"))
+    await services.problems.decide(owner, tid, 1, Decision(decision="reject", reasons="仍不满意"))
+    await services.problems.object(solver, tid, 1, ObjectionInput(grounds="补充了检测报告"))
+    await services.problems.arbitrate(operator, tid, 1, Arbitration(decision="release", reasons="检测报告满足验收标准"))
+    await services.problems.submit(solver, tid, 2, Deliverable(note="中试报告"))
+    await services.problems.decide(owner, tid, 2, Decision(decision="accept"))
+    reference = (await services.problems.problem(None, tid))["reference_no"]
+    feed = (await client.get("/api/disclosures", params={"procedure": reference})).json()
+    records = [r for r in feed["records"] if r["kind"].startswith("problem_")]
+    assert [(r["kind"], r["body"]["milestone"]["seq"], r["body"].get("outcome"), r["body"].get("released_by"))
+            for r in records] == [
+        ("problem_arbitration", 1, "uphold", None), ("problem_milestone_accepted", 1, None, "arbitration"),
+        ("problem_arbitration", 1, "release", None), ("problem_milestone_accepted", 2, None, "owner")]
+    assert records[0]["body"]["ruling"] == "检测报告缺失" and records[3]["body"]["milestone"]["share"] == SHARES[1]
+    published = str(feed)
+    for private in ("A-17", "A-18", "不满意", "已达标", "补充了检测报告", "P2026"):
+        assert private not in published
+    board = await client.get(f"/disclosures/{records[2]['seq']}?lang=en")
+    assert board.status_code == 200 and "Problem arbitration outcome" in board.text
+    package = (await client.get(f"/api/disclosures/ocds/{reference}")).json()
+    milestones = [r["contracts"][0]["implementation"]["milestones"][0]["status"] for r in package["releases"]
+                  if r["disclosure"]["kind"].startswith("problem_")]
+    assert milestones == ["notMet", "met", "met", "met"]
+    async with services.pool.acquire() as conn:
+        assert (await verify(conn)).ok and await check(conn) == []
