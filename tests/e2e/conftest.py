@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,18 +26,19 @@ CHROMIUM_FLAGS = [
 
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def exchange_server(
+    pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, var_dir: Path, database: str,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    pg_server.psql("DROP DATABASE IF EXISTS e2e WITH (FORCE)")
-    pg_server.psql("CREATE DATABASE e2e")
+    """`exchange run` on a fresh database with the demo data and `settings`; its URL once healthy."""
+    pg_server.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    pg_server.psql(f"CREATE DATABASE {database}")
     port = free_port()
-    var_dir: Path = tmp_path_factory.mktemp("e2e-var")
     env = os.environ | {
-        "DATABASE_URL": pg_server.url("e2e"), "REDIS_URL": redis_server.url, "EXCHANGE_VAR_DIR": str(var_dir),
+        "DATABASE_URL": pg_server.url(database), "REDIS_URL": redis_server.url, "EXCHANGE_VAR_DIR": str(var_dir),
         "EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(free_port()),
-    }
+    } | (settings or {})
     log = (var_dir / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "exchange.cli", "run", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -53,10 +55,32 @@ def live_server(
             process.kill()
             raise RuntimeError(f"the exchange did not start:\n{(var_dir / 'server.log').read_text()}")
         time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(15)
-    log.close()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(15)
+        log.close()
+
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+def api_client(url: str, email: str, password: str = DEMO_PASSWORD) -> httpx.Client:
+    """A synchronous API client holding a fresh token of `email`."""
+    client = httpx.Client(base_url=url, timeout=10)
+    answer = client.post("/api/tokens", json={"email": email, "password": password, "name": "e2e"})
+    assert answer.status_code == 201, answer.text
+    client.headers["Authorization"] = f"Bearer {answer.json()['token']}"
+    return client
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with exchange_server(pg_server, redis_server, tmp_path_factory.mktemp("e2e-var"), "e2e") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,6 @@ problem page, the owner accepts it there, and the solver sees the payment to be 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -19,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
-from tests.integration.helpers import free_port
+from tests.e2e.conftest import api_client, exchange_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEMO = "demo-pass-2026"
@@ -29,44 +26,10 @@ OPERATOR = ("operator@exchange.demo", "operator-pass-2026")
 @pytest.fixture(scope="module")
 def problem_server(pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pg_server.psql("DROP DATABASE IF EXISTS e2e_problems WITH (FORCE)")
-    pg_server.psql("CREATE DATABASE e2e_problems")
-    port, var_dir = free_port(), tmp_path_factory.mktemp("e2e-problems")
-    env = os.environ | {
-        "DATABASE_URL": pg_server.url("e2e_problems"), "REDIS_URL": redis_server.url,
-        "EXCHANGE_VAR_DIR": str(var_dir), "EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOG_LEVEL": "WARNING",
-        "EXCHANGE_FEED_PORT": str(free_port()), "EXCHANGE_ACCELERATION": "100000",
-        "EXCHANGE_TENDER_SWEEP_S": "0.2", "EXCHANGE_TENDER_MIN_DAYS_TO_DEADLINE": "1",
-        "EXCHANGE_TENDER_QUESTIONS_CLOSE_DAYS": "0", "EXCHANGE_TENDER_MIN_PROPOSALS": "1",
-        "EXCHANGE_TENDER_CANDIDATES_DAYS": "1",
-    }
-    log = (var_dir / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "exchange.cli", "run", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the exchange did not start:\n{(var_dir / 'server.log').read_text()}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(15)
-    log.close()
+    settings = {"EXCHANGE_ACCELERATION": "100000", "EXCHANGE_TENDER_SWEEP_S": "0.2", "EXCHANGE_TENDER_MIN_DAYS_TO_DEADLINE": "1", "EXCHANGE_TENDER_QUESTIONS_CLOSE_DAYS": "0", "EXCHANGE_TENDER_MIN_PROPOSALS": "1", "EXCHANGE_TENDER_CANDIDATES_DAYS": "1"}
+    with exchange_server(pg_server, redis_server, tmp_path_factory.mktemp("e2e-problems"), "e2e_problems", settings) as url:
+        yield url
 
-
-def _api(url: str, email: str, password: str = DEMO) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=10)
-    answer = client.post("/api/tokens", json={"email": email, "password": password, "name": "e2e"})
-    assert answer.status_code == 201, answer.text
-    client.headers["Authorization"] = f"Bearer {answer.json()['token']}"
-    return client
 
 
 async def _login(browser: Browser, url: str, email: str, password: str = DEMO) -> tuple[BrowserContext, Page]:
@@ -91,7 +54,7 @@ def _wait_status(client: httpx.Client, tender_id: int, status: str, limit_s: flo
 
 
 def _awarded_and_escrowed(url: str) -> int:
-    owner, solver, operator = _api(url, "tto@beichen.demo"), _api(url, "investor@capital.demo"), _api(url, *OPERATOR)
+    owner, solver, operator = api_client(url, "tto@beichen.demo"), api_client(url, "investor@capital.demo"), api_client(url, *OPERATOR)
     now = datetime.now(SHANGHAI)
     announced = owner.post("/api/tenders/", json={
         "title": "高通量电解质筛选难题", "summary": "揭榜挂帅：固态电解质离子电导率提升。", "estimate": 300_000_00,
@@ -143,7 +106,7 @@ async def test_a_milestone_runs_from_submission_to_payment_in_the_browser(
     await solver.goto(f"{url}/problems/{tender_id}")
     await expect(solver.locator("#payouts")).to_contain_text("100,000.00")
     await expect(solver.locator("#escrow-held")).to_have_count(0)  # the owner's money is not the solver's to see
-    payouts = _api(url, *OPERATOR).get("/api/payouts/", params={"status": "to_send"}).json()
+    payouts = api_client(url, *OPERATOR).get("/api/payouts/", params={"status": "to_send"}).json()
     assert any(p["purpose"] == "milestone" and p["amount"] == 100_000_00 for p in payouts), payouts
     for context in (solver_ctx, owner_ctx):
         await context.close()

@@ -4,8 +4,6 @@ times faster (EXCHANGE_ACCELERATION): 20 days pass in about 17 s."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -18,41 +16,18 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
-from tests.integration.helpers import free_port
+from tests.e2e.conftest import api_client, exchange_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEMO = "demo-pass-2026"
 
 
 @pytest.fixture(scope="module")
-def fast_server(pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pg_server.psql("DROP DATABASE IF EXISTS e2e_tenders WITH (FORCE)")
-    pg_server.psql("CREATE DATABASE e2e_tenders")
-    port, var_dir = free_port(), tmp_path_factory.mktemp("e2e-tenders")
-    env = os.environ | {
-        "DATABASE_URL": pg_server.url("e2e_tenders"), "REDIS_URL": redis_server.url,
-        "EXCHANGE_VAR_DIR": str(var_dir), "EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOG_LEVEL": "WARNING",
-        "EXCHANGE_FEED_PORT": str(free_port()), "EXCHANGE_ACCELERATION": "100000", "EXCHANGE_TENDER_SWEEP_S": "0.3",
-    }
-    log = (var_dir / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "exchange.cli", "run", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the exchange did not start:\n{(var_dir / 'server.log').read_text()}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(15)
-    log.close()
+def fast_server(pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = {"EXCHANGE_ACCELERATION": "100000", "EXCHANGE_TENDER_SWEEP_S": "0.3"}
+    with exchange_server(pg_server, redis_server, tmp_path_factory.mktemp("e2e-tenders"), "e2e_tenders", settings) as url:
+        yield url
 
 
 async def _login(browser: Browser, url: str, email: str, password: str = DEMO) -> tuple[BrowserContext, Page]:
@@ -65,14 +40,6 @@ async def _login(browser: Browser, url: str, email: str, password: str = DEMO) -
     await page.wait_for_url(lambda u: "/login" not in u)
     return context, page
 
-
-def _api(url: str, email: str, password: str = DEMO) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=10)
-    answer = client.post("/api/tokens", json={"email": email, "password": password, "name": "e2e"})
-    assert answer.status_code == 201, answer.text
-    token = answer.json()["token"]
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
 
 
 def _local(moment: datetime) -> str:
@@ -91,7 +58,7 @@ def _wait_status(client: httpx.Client, tender_id: int, status: str, limit_s: flo
 
 async def test_a_tender_runs_from_announcement_to_award_in_the_browser(browser: Browser, fast_server: str) -> None:
     url = fast_server
-    operator = _api(url, "operator@exchange.demo", "operator-pass-2026")
+    operator = api_client(url, "operator@exchange.demo", "operator-pass-2026")
     owner_ctx, owner = await _login(browser, url, "tto@beichen.demo")
     await owner.goto(f"{url}/tenders/new")
     now = datetime.now(SHANGHAI)
@@ -126,7 +93,7 @@ async def test_a_tender_runs_from_announcement_to_award_in_the_browser(browser: 
     assert len(commitment) == 64
 
     for n, (email, price) in enumerate([("buyer@huaxin.demo", 90_000_000), ("transfer@nanhu-bio.demo", 80_000_000)]):
-        rival = _api(url, email)
+        rival = api_client(url, email)
         security = rival.post(f"/api/tenders/{tender_id}/security").json()
         operator.post("/api/tender-securities/bank-transfers", json={
             "reference_code": security["reference_code"], "amount": security["amount"], "statement_ref": f"E2E-R{n}"})
