@@ -8,7 +8,6 @@ done, so a crash between steps leaves a state that the next pass completes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -20,8 +19,9 @@ from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.auctions.service import AuctionService
 from exchange.calendar import WorkingDayCalendar
-from exchange.clock import Clock, FixedClock
+from exchange.clock import Clock
 from exchange.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from exchange.infra.sweeper import Sweeper
 from exchange.ledger import ledger
 from exchange.listings import repository as listings
 from exchange.settlement import moves
@@ -50,29 +50,14 @@ class SettlementService:
         self.rules = rules or SettlementRules()
         self.cards = cards
         auctions.on_closed.append(self.settle_auction)
-        self._task: asyncio.Task[None] | None = None
+        self._sweeper = Sweeper("settlement sweep", self.sweep, clock, lambda: SWEEP_S)
 
-    def start(self, every_s: float = SWEEP_S) -> None:
-        """Sweeps at once (deadlines that passed while the exchange was down), then periodically."""
-        if self._task is None and not isinstance(self._clock, FixedClock):  # tests call sweep()
-            self._task = asyncio.create_task(self._run(every_s), name="settlement-sweep")
+    def start(self) -> None:
+        """Sweeps at once (deadlines that passed while the exchange was down), then every 5 s."""
+        self._sweeper.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self, every_s: float) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("settlement sweep failed; retrying")
-            await asyncio.sleep(every_s)
+        await self._sweeper.stop()
 
     # -- qualification and deposits -----------------------------------------------------
 

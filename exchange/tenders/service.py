@@ -7,7 +7,6 @@ Securities and proposals are in `bidding`, the committee and the award in `evalu
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +17,9 @@ from exchange import disclosure
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.calendar import WorkingDayCalendar
-from exchange.clock import Clock, FixedClock
+from exchange.clock import Clock
 from exchange.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from exchange.infra.sweeper import Sweeper
 from exchange.tenders import bidding, evaluation
 from exchange.tenders import repository as repo
 from exchange.tenders.context import TenderContext, locked_tender, party
@@ -48,31 +48,16 @@ class TenderService:
                  rules: TenderRules | None = None) -> None:
         self.rules = rules or TenderRules()
         self._ctx = TenderContext(pool, clock, calendar.acceleration, Sealer(secret), self.rules)
-        self._task: asyncio.Task[None] | None = None
+        self._sweeper = Sweeper("tender sweep", self.sweep, clock, lambda: self.rules.sweep_s)
 
     # -- the sweep -------------------------------------------------------------------------
 
     def start(self) -> None:
         """Sweeps at once (deadlines that passed while the exchange was down), then periodically."""
-        if self._task is None and not isinstance(self._ctx.clock, FixedClock):  # tests call sweep()
-            self._task = asyncio.create_task(self._run(), name="tender-sweep")
+        self._sweeper.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("tender sweep failed; retrying")
-            await asyncio.sleep(self.rules.sweep_s)
+        await self._sweeper.stop()
 
     async def sweep(self) -> dict[str, int]:
         """Opens tenders whose deadline passed, awards those whose candidates' window closed,

@@ -1,0 +1,44 @@
+"""A periodic pass over durable deadlines: at once on start (what fell due while the exchange
+was down), then every few seconds. Under a FixedClock it never starts: tests call the pass."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from exchange.clock import Clock, FixedClock
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(self, name: str, sweep: Callable[[], Awaitable[Any]], clock: Clock,
+                 every_s: Callable[[], float]) -> None:
+        self._name = name
+        self._sweep = sweep
+        self._clock = clock
+        self._every_s = every_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None and not isinstance(self._clock, FixedClock):
+            self._task = asyncio.create_task(self._run(), name=self._name)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._sweep()
+            except Exception:
+                log.exception("%s failed; retrying", self._name)
+            await asyncio.sleep(self._every_s())
