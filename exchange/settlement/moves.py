@@ -93,8 +93,8 @@ async def apply_deposit(conn: Conn, deposit: asyncpg.Record, trade_id: int, pric
         await ledger.transfer(conn, f"deposit:{dep_id}:excess", Account.deposits_held(cur), investor, excess,
                               now, memo="deposit above the price returned", deposit_id=dep_id)
         await pay_out(conn, payee=investor, payee_id=deposit["investor_id"], purpose="refund", amount=excess,
-                      provider="offline", transfer_id=f"deposit:{dep_id}:excess-refund", now=now,
-                      deposit_id=dep_id)
+                      provider=deposit["provider"] or "offline", transfer_id=f"deposit:{dep_id}:excess-refund",
+                      now=now, deposit_id=dep_id, trade_id=trade_id)
     changes: dict[str, Any] = {"status": "applied", "resolved_at": now}
     if deposit["provider"] == "stripe":
         changes["card_action"] = "capture"
@@ -115,9 +115,10 @@ async def pay_balance(conn: Conn, trade: asyncpg.Record, now: datetime) -> None:
                           memo=f"balance of trade {trade['reference_code']}", trade_id=trade["id"])
 
 
-async def release_price(conn: Conn, trade: asyncpg.Record, payout_provider: str, now: datetime) -> int | None:
-    """The price less the seller's commission to the seller, both commissions to revenue; the
-    seller's payout is queued. Returns the payout's id."""
+async def release_price(conn: Conn, trade: asyncpg.Record, sources: dict[str, int], now: datetime) -> None:
+    """The price less the seller's commission to the seller, both commissions to revenue, and the
+    seller's payout queued from where the money sits: `sources` is what the trade's escrow
+    received by provider (a card deposit and a bank balance are paid out by card and by bank)."""
     cur, trade_id = trade["currency"].strip(), trade["id"]
     escrow, seller = Account.trade_escrow(trade_id, cur), ledger.seller(trade["seller_id"], cur)
     proceeds = trade["price"] - trade["seller_fee"]
@@ -126,15 +127,22 @@ async def release_price(conn: Conn, trade: asyncpg.Record, payout_provider: str,
         await ledger.transfer(conn, f"trade:{trade_id}:commission", escrow, ledger.revenue(cur), fees, now,
                               memo="commission, both sides", trade_id=trade_id)
     if not proceeds:  # a price no higher than the minimum fee leaves the seller nothing
-        return None
+        return
     await ledger.transfer(conn, f"trade:{trade_id}:proceeds", escrow, seller, proceeds, now,
                           memo="price less the seller's commission", trade_id=trade_id)
-    return await pay_out(conn, payee=seller, payee_id=trade["seller_id"], purpose="proceeds", amount=proceeds,
-                         provider=payout_provider, transfer_id=f"trade:{trade_id}:payout", now=now,
-                         trade_id=trade_id)
+    left = proceeds
+    for provider in ("stripe", "offline"):
+        part = min(left, sources.get(provider, 0)) if provider == "stripe" else left
+        if part:
+            suffix = "" if provider == "offline" else "-card"
+            await pay_out(conn, payee=seller, payee_id=trade["seller_id"], purpose="proceeds", amount=part,
+                          provider=provider, transfer_id=f"trade:{trade_id}:payout{suffix}", now=now,
+                          trade_id=trade_id)
+            left -= part
 
 
-async def forfeit(conn: Conn, trade: asyncpg.Record, seller_share_bp: int, now: datetime) -> None:
+async def forfeit(conn: Conn, trade: asyncpg.Record, seller_share_bp: int, deposit_provider: str,
+                  now: datetime) -> None:
     """A defaulting winner's deposit is split between the seller and the exchange."""
     applied = trade["deposit_applied"]
     if not applied:
@@ -146,7 +154,7 @@ async def forfeit(conn: Conn, trade: asyncpg.Record, seller_share_bp: int, now: 
         await ledger.transfer(conn, f"trade:{trade_id}:forfeit-seller", escrow, seller, to_seller, now,
                               memo="seller's share of a forfeited deposit", trade_id=trade_id)
         await pay_out(conn, payee=seller, payee_id=trade["seller_id"], purpose="forfeit_share",
-                      amount=to_seller, provider="offline", transfer_id=f"trade:{trade_id}:forfeit-payout",
+                      amount=to_seller, provider=deposit_provider, transfer_id=f"trade:{trade_id}:forfeit-payout",
                       now=now, trade_id=trade_id)
     if applied - to_seller:
         await ledger.transfer(conn, f"trade:{trade_id}:forfeit-exchange", escrow, ledger.revenue(cur),

@@ -203,15 +203,21 @@ class TradeService:
             if outcome == "release":
                 await self._release(conn, trade, accepted=False)
             else:
-                providers = await conn.fetchrow(
-                    """SELECT coalesce((SELECT provider FROM deposits WHERE id = $2), 'offline') AS deposit,
-                              coalesce((SELECT provider FROM payments WHERE trade_id = $1 AND purpose = 'balance'),
-                                       'offline') AS balance""", trade_id, trade["deposit_id"])
-                assert providers is not None
+                providers = await self._providers(conn, trade)
                 await moves.rescind(conn, trade, providers["deposit"], providers["balance"], now)
                 await repo.set_trade(conn, trade_id, status=TradeStatus.RESCINDED.value)
             await disclosure.publish(conn, await disclosure.objection_outcome(conn, trade_id, now))
             return trade_view(await self._get(conn, trade_id))
+
+    @staticmethod
+    async def _providers(conn: Conn, trade: asyncpg.Record) -> dict[str, str]:
+        """How the trade's deposit and balance reached the exchange: 'offline' (bank) or 'stripe'."""
+        row = await conn.fetchrow(
+            """SELECT coalesce((SELECT provider FROM deposits WHERE id = $2), 'offline') AS deposit,
+                      coalesce((SELECT provider FROM payments WHERE trade_id = $1 AND purpose = 'balance'),
+                               'offline') AS balance""", trade["id"], trade["deposit_id"])
+        assert row is not None
+        return {"deposit": row["deposit"], "balance": row["balance"]}
 
     # -- the seller -----------------------------------------------------------------------
 
@@ -234,12 +240,10 @@ class TradeService:
 
     async def _release(self, conn: Conn, trade: asyncpg.Record, *, accepted: bool) -> None:
         now = self._clock.now()
-        provider = "offline"
-        paid_by_card = await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM payments WHERE trade_id = $1 AND provider = 'stripe')", trade["id"])
-        if paid_by_card and self.cards is not None and await repo.payout_account(conn, trade["seller_id"]):
-            provider = "stripe"
-        await moves.release_price(conn, trade, provider, now)
+        providers = await self._providers(conn, trade)
+        sources = {providers["deposit"]: trade["deposit_applied"]}
+        sources[providers["balance"]] = sources.get(providers["balance"], 0) + moves.balance_due(trade)
+        await moves.release_price(conn, trade, sources, now)
         await repo.set_trade(conn, trade["id"], status=TradeStatus.RELEASED.value, released_at=now,
                              accepted_at=now if accepted else None)
         await self._certify(conn, trade["id"], now)
@@ -310,7 +314,8 @@ class TradeService:
                 return
             reason = ("the contract was not confirmed in time" if trade["status"] == TradeStatus.AWAITING_CONTRACT
                       else "the balance was not paid in time")
-            await moves.forfeit(conn, trade, self.rules.forfeit_seller_share_bp, now)
+            await moves.forfeit(conn, trade, self.rules.forfeit_seller_share_bp,
+                                (await self._providers(conn, trade))["deposit"], now)
             await repo.set_trade(conn, trade_id, status=TradeStatus.FORFEITED.value, forfeited_at=now,
                                  forfeit_reason=reason)
 
@@ -339,10 +344,14 @@ class TradeService:
         assert self.cards is not None
         async with self._pool.acquire() as conn:
             if payout["purpose"] == "refund":
-                query = ("SELECT d.payment_intent FROM trades t JOIN deposits d ON d.id = t.deposit_id WHERE t.id = $1"
-                         if payout["transfer_id"].endswith("deposit") else
-                         "SELECT external_ref FROM payments WHERE trade_id = $1 AND purpose = 'balance'")
-                intent: str | None = await conn.fetchval(query, payout["trade_id"])
+                if payout["deposit_id"] is not None:  # the part of a card deposit above the price
+                    intent: str | None = await conn.fetchval(
+                        "SELECT payment_intent FROM deposits WHERE id = $1", payout["deposit_id"])
+                else:
+                    query = ("SELECT d.payment_intent FROM trades t JOIN deposits d ON d.id = t.deposit_id "
+                             "WHERE t.id = $1" if payout["transfer_id"].endswith("deposit") else
+                             "SELECT external_ref FROM payments WHERE trade_id = $1 AND purpose = 'balance'")
+                    intent = await conn.fetchval(query, payout["trade_id"])
                 if intent is None:
                     return None
                 return await self.cards.refund(intent, payout["amount"], f"payout-{payout['id']}")

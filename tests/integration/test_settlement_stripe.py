@@ -371,3 +371,73 @@ async def waiting_on_locks(conn: asyncpg.Connection, count: int) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"expected {count} transactions waiting on a lock")
+
+
+async def test_a_card_deposit_and_a_bank_balance_pay_the_seller_each_the_way_the_money_came(
+    engine: Services, client: httpx.AsyncClient, fake: FakeStripe, clock: FixedClock,
+) -> None:
+    from exchange.settlement.types import BankTransfer
+
+    sale = await qualified_auction(engine, clock, investors=1)
+    await paid_by_card(client, fake, sale, 0)
+    await deliver_all(client, fake)
+    await open_and_close(engine, clock, sale, [(0, PRICE)])
+    buyer, seller, operator = sale.parties.investors[0], sale.parties.seller, sale.parties.operator
+    trade = (await engine.trades.trades(operator))[0]
+    await engine.settlement.sweep()  # the winner's card deposit is captured
+    await engine.trades.confirm_contract(buyer, trade["id"])
+    due = (await engine.trades.trade(buyer, trade["id"]))["balance_due"]
+    await engine.settlement.confirm_bank_transfer(operator, BankTransfer(
+        reference_code=trade["reference_code"], amount=due, statement_ref="STMT-BAL"))
+    await engine.trades.record_delivery(seller, trade["id"], Handover(note="registered"))
+    await engine.trades.accept_delivery(buyer, trade["id"])
+    await invariants_hold(engine)  # the bank never pays out the part that sits at the card processor
+
+    proceeds = {p["provider"]: p for p in await engine.settlement.payouts(seller) if p["purpose"] == "proceeds"}
+    released = await engine.trades.trade(operator, trade["id"])
+    assert proceeds["stripe"]["amount"] == DEPOSIT
+    assert proceeds["offline"]["amount"] == PRICE - released["seller_fee"] - DEPOSIT
+    assert proceeds["stripe"]["status"] == "to_send"  # waits for the seller's connected account
+    as_operator = await token_for(client, operator.email)
+    destination = fake.add_connected_account(email=seller.email)
+    await client.put(f"/api/payouts/accounts/{seller.id}", json={"stripe_account": destination}, headers=as_operator)
+    desk = await client.get("/operator/settlement?lang=en", headers=as_operator)
+    assert desk.status_code == 200 and 'id="card-payouts-waiting"' in desk.text  # listed until the sweep sends it
+    await engine.settlement.sweep()
+    [transfer] = fake.state.transfers.values()
+    assert (transfer["destination"], transfer["amount"]) == (destination, DEPOSIT)
+    await invariants_hold(engine)
+
+
+async def test_a_forfeited_card_deposit_pays_the_seller_share_by_card(
+    engine: Services, client: httpx.AsyncClient, fake: FakeStripe, clock: FixedClock,
+) -> None:
+    sale = await qualified_auction(engine, clock, investors=1)
+    intent = await paid_by_card(client, fake, sale, 0)
+    await deliver_all(client, fake)
+    await open_and_close(engine, clock, sale, [(0, PRICE)])
+    trade = (await engine.trades.trades(sale.parties.operator))[0]
+    clock.advance(timedelta(days=10))
+    assert (await engine.settlement.sweep())["forfeited"] == 1
+    assert intent_status(fake, intent) == "succeeded"  # the forfeited deposit was captured
+    shares = [p for p in await engine.settlement.payouts(sale.parties.seller) if p["purpose"] == "forfeit_share"]
+    assert [(p["provider"], p["amount"]) for p in shares] == [
+        ("stripe", DEPOSIT * engine.trades.rules.forfeit_seller_share_bp // 10_000)]
+    assert (await engine.trades.trade(sale.parties.operator, trade["id"]))["status"] == "forfeited"
+    await invariants_hold(engine)
+
+
+async def test_the_part_of_a_card_deposit_above_the_price_is_refunded_to_the_card(
+    engine: Services, client: httpx.AsyncClient, fake: FakeStripe, clock: FixedClock,
+) -> None:
+    sale = await qualified_auction(engine, clock, investors=1)
+    intent = await paid_by_card(client, fake, sale, 0)
+    await deliver_all(client, fake)
+    await open_and_close(engine, clock, sale, [(0, 100_000)])  # a price below the deposit
+    await engine.settlement.sweep()  # captures the deposit, then refunds the excess to the card
+    await engine.settlement.sweep()
+    refunds = [r for r in fake.state.refunds.values() if r["payment_intent"] == intent]
+    assert [r["amount"] for r in refunds] == [DEPOSIT - 100_000]
+    excess = [p for p in await engine.settlement.payouts(sale.parties.investors[0]) if p["purpose"] == "refund"]
+    assert [(p["provider"], p["status"], p["amount"]) for p in excess] == [("stripe", "sent", DEPOSIT - 100_000)]
+    await invariants_hold(engine)

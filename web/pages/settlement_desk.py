@@ -135,9 +135,12 @@ class SettlementDeskPages(Controller):
         svc = services(request)
         queues = {s.value: await svc.trades.trades(operator, status=s.value) for s in TRADE_QUEUES}
         queues[TradeStatus.FORFEITED] = [t for t in queues[TradeStatus.FORFEITED] if t["next_step"] is None]
-        payouts = [p for p in await svc.settlement.payouts(operator, status="to_send") if p["provider"] == "offline"]
+        to_send = await svc.settlement.payouts(operator, status="to_send")
+        payouts = [p for p in to_send if p["provider"] == "offline"]
+        # money that sits at the card processor leaves by Connect transfer once the payee's account is known
+        card_waiting = [p for p in to_send if p["provider"] == "stripe" and p["purpose"] != "refund"]
         return await render(
             request, "settlement_desk.html", status=status, **money_context(request), errors=errors, form=form,
             due=await svc.settlement.deposits(operator, status="due"), queues=queues, payouts=payouts,
-            cards_enabled=svc.settlement.cards is not None,
+            cards_enabled=svc.settlement.cards is not None, card_waiting=card_waiting,
         )
