@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -31,3 +31,11 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asy
 async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
     async with pool.acquire() as conn, conn.transaction():
         yield conn
+
+
+async def update_row(conn: Conn, table: str, where: dict[str, Any], values: dict[str, Any]) -> None:
+    """`UPDATE table SET <values> WHERE <where>`: names come from the code, values are parameters."""
+    keys = list(where)
+    conditions = " AND ".join(f"{name} = ${i}" for i, name in enumerate(keys, start=1))
+    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=len(keys) + 1))
+    await conn.execute(f"UPDATE {table} SET {columns} WHERE {conditions}", *where.values(), *values.values())

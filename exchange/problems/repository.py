@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from exchange.infra.db import Conn
+from exchange.infra.db import Conn, update_row
 
 PROBLEM = """p.*, t.owner_id, t.winner_id, t.status AS tender_status, t.reference_no, t.title AS tender_title,
     o.display_name AS owner_name, w.display_name AS solver_name"""
@@ -44,8 +44,7 @@ async def problems_where(conn: Conn, condition: str, *args: Any, limit: int = 20
 
 
 async def set_problem(conn: Conn, tender_id: int, **values: Any) -> None:
-    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2))
-    await conn.execute(f"UPDATE problem_tenders SET {columns} WHERE tender_id = $1", tender_id, *values.values())
+    await update_row(conn, "problem_tenders", {"tender_id": tender_id}, values)
 
 
 async def milestones(conn: Conn, tender_id: int) -> list[asyncpg.Record]:
@@ -62,9 +61,7 @@ async def milestone(conn: Conn, tender_id: int, seq: int) -> asyncpg.Record | No
 
 
 async def set_milestone(conn: Conn, tender_id: int, seq: int, **values: Any) -> None:
-    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=3))
-    await conn.execute(f"UPDATE problem_milestones SET {columns} WHERE tender_id = $1 AND seq = $2",
-                       tender_id, seq, *values.values())
+    await update_row(conn, "problem_milestones", {"tender_id": tender_id, "seq": seq}, values)
 
 
 async def add_step(conn: Conn, tender_id: int, seq: int, step: str, actor_id: int, note: str, at: datetime) -> int:

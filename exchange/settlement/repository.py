@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from exchange.infra.db import Conn
+from exchange.infra.db import Conn, update_row
 
 DEPOSIT = """d.id, d.auction_id, d.investor_id, d.amount, d.currency, d.reference_code, d.status,
     d.provider, d.due_at, d.qualified_by, d.created_at, d.held_at, d.resolved_at, d.payment_intent,
@@ -72,8 +72,7 @@ async def deposits_where(conn: Conn, condition: str, *args: Any, limit: int = 20
 
 
 async def set_deposit(conn: Conn, deposit_id: int, **values: Any) -> None:
-    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2))
-    await conn.execute(f"UPDATE deposits SET {columns} WHERE id = $1", deposit_id, *values.values())
+    await update_row(conn, "deposits", {"id": deposit_id}, values)
 
 
 # -- payments ----------------------------------------------------------------------------
@@ -135,8 +134,7 @@ async def trades_where(conn: Conn, condition: str, *args: Any, limit: int = 200)
 
 
 async def set_trade(conn: Conn, trade_id: int, **values: Any) -> None:
-    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2))
-    await conn.execute(f"UPDATE trades SET {columns} WHERE id = $1", trade_id, *values.values())
+    await update_row(conn, "trades", {"id": trade_id}, values)
 
 
 async def closed_without_trade(conn: Conn) -> list[int]:

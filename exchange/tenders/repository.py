@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from exchange.infra.db import Conn
+from exchange.infra.db import Conn, update_row
 
 TENDER = """t.*, o.display_name AS owner_name"""
 TENDER_FROM = """tenders t JOIN accounts o ON o.id = t.owner_id"""
@@ -42,8 +42,7 @@ async def tenders_where(conn: Conn, condition: str, *args: Any, limit: int = 200
 
 
 async def set_tender(conn: Conn, tender_id: int, **values: Any) -> None:
-    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2))
-    await conn.execute(f"UPDATE tenders SET {columns} WHERE id = $1", tender_id, *values.values())
+    await update_row(conn, "tenders", {"id": tender_id}, values)
 
 
 # -- the sealed book's events ------------------------------------------------------------
@@ -111,8 +110,7 @@ async def securities_where(conn: Conn, condition: str, *args: Any, for_update: b
 
 
 async def set_security(conn: Conn, security_id: int, **values: Any) -> None:
-    columns = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2))
-    await conn.execute(f"UPDATE tender_securities SET {columns} WHERE id = $1", security_id, *values.values())
+    await update_row(conn, "tender_securities", {"id": security_id}, values)
 
 
 # -- questions, objections and scores -------------------------------------------------------
