@@ -19,6 +19,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from exchange.auctions.types import Phase, iso
+from exchange.infra.sweeper import cancel_and_wait
 from matching_core.common import IncrementTable
 from matching_core.english_types import initial_close
 
@@ -130,11 +131,7 @@ class FeedPublisher:
             await asyncio.wait_for(self.drained(), drain_s)
         except TimeoutError:
             log.warning("feed stopped with %d messages unpublished", self.backlog)
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+        await cancel_and_wait(task)
 
     async def drained(self) -> None:
         """Returns once everything handed over so far is in Redis."""

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from exchange.auctions.sequencer import Sequencer, TimerTick
 from exchange.auctions.types import to_micros
 from exchange.clock import Clock
+from exchange.infra.sweeper import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,7 @@ class DeadlineTimer:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

@@ -13,6 +13,16 @@ from exchange.clock import Clock, FixedClock
 log = logging.getLogger(__name__)
 
 
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancels a background task and waits until it has unwound."""
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+
 class Sweeper:
     def __init__(self, name: str, sweep: Callable[[], Awaitable[Any]], clock: Clock,
                  every_s: Callable[[], float]) -> None:
@@ -28,12 +38,7 @@ class Sweeper:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

@@ -32,7 +32,6 @@ from exchange.problems.types import (
     Arbitration,
     Decision,
     Deliverable,
-    EscrowTransfer,
     MilestoneStatus,
     ObjectionInput,
     ProblemInput,
@@ -41,6 +40,7 @@ from exchange.problems.types import (
 )
 from exchange.problems.views import escrow_row, problem_view
 from exchange.settlement import repository as settlement_repo
+from exchange.settlement.types import BankTransfer
 from exchange.tenders.context import party
 from exchange.tenders.service import PUBLIC
 from exchange.validation import FieldErrors, amount, choice, text
@@ -101,14 +101,10 @@ class ProblemService:
         errors.raise_if_any()
         return found, budget
 
-    async def fund(self, viewer: Account | None, line: EscrowTransfer) -> dict[str, Any]:
+    async def fund(self, viewer: Account | None, line: BankTransfer) -> dict[str, Any]:
         """An operator matches the owner's bank transfer: the whole budget is held in the escrow."""
         staff = require_role(viewer, Role.OPERATOR)
-        errors = FieldErrors()
-        reference = text(errors, "reference_code", line.reference_code, max_len=40).upper()
-        statement_ref = text(errors, "statement_ref", line.statement_ref, max_len=100)
-        paid = amount(errors, "amount", line.amount)
-        errors.raise_if_any()
+        reference, paid, statement_ref = line.checked()
         now = self.clock.now()
         async with self.pool.acquire() as conn, conn.transaction():
             found = await repo.problems_where(conn, "p.reference_code = $1", reference)

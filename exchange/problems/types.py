@@ -62,12 +62,6 @@ class ProblemInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     milestones: list[MilestoneInput]
 
 
-class EscrowTransfer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A bank statement line an operator matches to a problem's escrow (reference P…)."""
-
-    reference_code: str
-    amount: int
-    statement_ref: str
 
 
 class Deliverable(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -30,7 +30,6 @@ from exchange.settlement.cards import CardGateway, IntentState
 from exchange.settlement.trades import TradeService
 from exchange.settlement.types import BankTransfer, CardReturn, SettlementRules
 from exchange.settlement.views import deposit_view, payment_view, payout_view, transfer_view
-from exchange.validation import FieldErrors, amount, text
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +100,7 @@ class SettlementService:
     async def confirm_bank_transfer(self, operator: Account | None, line: BankTransfer) -> dict[str, Any]:
         """An operator matches a bank statement line to a deposit (D…) or a trade's balance (T…)."""
         staff = require_role(operator, Role.OPERATOR)
-        errors = FieldErrors()
-        reference = text(errors, "reference_code", line.reference_code, max_len=40).upper()
-        statement_ref = text(errors, "statement_ref", line.statement_ref, max_len=100)
-        paid = amount(errors, "amount", line.amount)
-        errors.raise_if_any()
+        reference, paid, statement_ref = line.checked()
         if reference.startswith("T"):
             return await self._trades.balance_by_bank(staff, reference, paid, statement_ref)
         now = self._clock.now()

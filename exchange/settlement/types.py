@@ -8,6 +8,8 @@ from enum import StrEnum
 
 import msgspec
 
+from exchange.validation import FieldErrors, amount, text
+
 
 class DepositStatus(StrEnum):
     DUE = "due"  # qualified, not yet paid
@@ -108,11 +110,21 @@ def commission(price: int, scale: tuple[FeeBand, ...], minimum: int) -> int:
 
 
 class BankTransfer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A line of the settlement account's bank statement, matched by the payer's reference code."""
+    """A line of the settlement account's bank statement, matched by the payer's reference code
+    (D… a deposit, T… a balance, S… a tender's bid security, P… a problem tender's escrow)."""
 
     reference_code: str
     amount: int
     statement_ref: str
+
+    def checked(self) -> tuple[str, int, str]:
+        """(reference code in upper case, amount, statement reference), or every problem at once."""
+        errors = FieldErrors()
+        reference = text(errors, "reference_code", self.reference_code, max_len=40).upper()
+        statement_ref = text(errors, "statement_ref", self.statement_ref, max_len=100)
+        paid = amount(errors, "amount", self.amount)
+        errors.raise_if_any()
+        return reference, paid, statement_ref
 
 
 class Delivery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -22,11 +22,12 @@ from exchange.infra.db import Conn
 from exchange.ledger import ledger
 from exchange.settlement import moves
 from exchange.settlement import repository as settlement_repo
+from exchange.settlement.types import BankTransfer
 from exchange.tenders import book as sealed
 from exchange.tenders import repository as repo
 from exchange.tenders.context import TenderContext, locked_tender, party, securities_held
 from exchange.tenders.sealing import commitment_of, documents_digest
-from exchange.tenders.types import ProposalInput, SecurityTransfer
+from exchange.tenders.types import ProposalInput
 from exchange.tenders.views import receipt_view, security_view
 from exchange.validation import FieldErrors, amount, text
 from matching_core.codes import Rejection
@@ -55,14 +56,10 @@ async def request_security(ctx: TenderContext, viewer: Account | None, tender_id
     return security_view(rows[0])
 
 
-async def confirm_security(ctx: TenderContext, viewer: Account | None, line: SecurityTransfer) -> dict[str, Any]:
+async def confirm_security(ctx: TenderContext, viewer: Account | None, line: BankTransfer) -> dict[str, Any]:
     """An operator matches a bank statement line to a security: received, then held in escrow."""
     staff = require_role(viewer, Role.OPERATOR)
-    errors = FieldErrors()
-    reference = text(errors, "reference_code", line.reference_code, max_len=40).upper()
-    statement_ref = text(errors, "statement_ref", line.statement_ref, max_len=100)
-    paid = amount(errors, "amount", line.amount)
-    errors.raise_if_any()
+    reference, paid, statement_ref = line.checked()
     now = ctx.clock.now()
     async with ctx.pool.acquire() as conn, conn.transaction():
         found = await repo.securities_where(conn, "s.reference_code = $1", reference, for_update=True)

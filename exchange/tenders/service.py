@@ -20,6 +20,7 @@ from exchange.calendar import WorkingDayCalendar
 from exchange.clock import Clock
 from exchange.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from exchange.infra.sweeper import Sweeper
+from exchange.settlement.types import BankTransfer
 from exchange.tenders import bidding, evaluation
 from exchange.tenders import repository as repo
 from exchange.tenders.context import TenderContext, locked_tender, party
@@ -31,7 +32,6 @@ from exchange.tenders.types import (
     MemberScores,
     ProposalInput,
     QuestionInput,
-    SecurityTransfer,
     TenderInput,
     TenderReview,
     TenderRules,
@@ -282,7 +282,7 @@ class TenderService:
     async def request_security(self, viewer: Account | None, tender_id: int) -> dict[str, Any]:
         return await bidding.request_security(self._ctx, viewer, tender_id)
 
-    async def confirm_security(self, viewer: Account | None, line: SecurityTransfer) -> dict[str, Any]:
+    async def confirm_security(self, viewer: Account | None, line: BankTransfer) -> dict[str, Any]:
         return await bidding.confirm_security(self._ctx, viewer, line)
 
     async def submit_proposal(self, viewer: Account | None, tender_id: int, data: ProposalInput,

@@ -127,9 +127,3 @@ class ContractInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     note: str = ""
 
 
-class SecurityTransfer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A bank statement line an operator matches to a bid security (reference S…)."""
-
-    reference_code: str
-    amount: int
-    statement_ref: str

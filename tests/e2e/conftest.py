@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from tests.integration.helpers import free_port
@@ -73,6 +73,21 @@ def api_client(url: str, email: str, password: str = DEMO_PASSWORD) -> httpx.Cli
     assert answer.status_code == 201, answer.text
     client.headers["Authorization"] = f"Bearer {answer.json()['token']}"
     return client
+
+
+async def logged_in(
+    browser: Browser, url: str, email: str, password: str = DEMO_PASSWORD, *, then: str = "/account",
+    locale: str = "en-GB",
+) -> Page:
+    """A browser context of its own, logged in through the login page, landed on `then`."""
+    context = await browser.new_context(locale=locale)
+    page = await context.new_page()
+    await page.goto(f"{url}/login?lang=en&next={then}")
+    await page.fill("#email", email)
+    await page.fill("#password", password)
+    await page.click("main form button[type=submit]")
+    await page.wait_for_url(f"{url}{then}")
+    return page
 
 
 @pytest.fixture(scope="session")

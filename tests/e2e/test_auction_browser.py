@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, WebSocketRoute, expect
+from playwright.async_api import Browser, WebSocketRoute, expect
+
+from tests.e2e.conftest import logged_in
 
 pytestmark = pytest.mark.e2e
 
@@ -51,23 +53,13 @@ async def _short_auction(live_server: str) -> int:
     return auction_id
 
 
-async def _bidder(browser: Browser, live_server: str, email: str, password: str, auction_id: int) -> Page:
-    context = await browser.new_context(locale="en-GB")
-    page = await context.new_page()
-    await page.goto(f"{live_server}/login?lang=en&next=/auctions/{auction_id}")
-    await page.fill("#email", email)
-    await page.fill("#password", password)
-    await page.click("main form button[type=submit]")
-    await page.wait_for_url(f"{live_server}/auctions/{auction_id}")
-    return page
-
 
 async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
     browser: Browser, live_server: str
 ) -> None:
     auction_id = await _short_auction(live_server)
-    a = await _bidder(browser, live_server, *BIDDERS[0], auction_id)
-    b = await _bidder(browser, live_server, *BIDDERS[1], auction_id)
+    a = await logged_in(browser, live_server, *BIDDERS[0], then=f"/auctions/{auction_id}")
+    b = await logged_in(browser, live_server, *BIDDERS[1], then=f"/auctions/{auction_id}")
     watcher_context = await browser.new_context(locale="zh-CN")
     watcher = await watcher_context.new_page()
     await watcher.goto(f"{live_server}/auctions/{auction_id}")

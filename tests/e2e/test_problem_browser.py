@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, expect
 
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
-from tests.e2e.conftest import api_client, exchange_server
+from tests.e2e.conftest import api_client, exchange_server, logged_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEMO = "demo-pass-2026"
@@ -26,21 +26,16 @@ OPERATOR = ("operator@exchange.demo", "operator-pass-2026")
 @pytest.fixture(scope="module")
 def problem_server(pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = {"EXCHANGE_ACCELERATION": "100000", "EXCHANGE_TENDER_SWEEP_S": "0.2", "EXCHANGE_TENDER_MIN_DAYS_TO_DEADLINE": "1", "EXCHANGE_TENDER_QUESTIONS_CLOSE_DAYS": "0", "EXCHANGE_TENDER_MIN_PROPOSALS": "1", "EXCHANGE_TENDER_CANDIDATES_DAYS": "1"}
-    with exchange_server(pg_server, redis_server, tmp_path_factory.mktemp("e2e-problems"), "e2e_problems", settings) as url:
+    settings = {
+        "EXCHANGE_ACCELERATION": "100000", "EXCHANGE_TENDER_SWEEP_S": "0.2", "EXCHANGE_TENDER_MIN_DAYS_TO_DEADLINE": "1",
+        "EXCHANGE_TENDER_QUESTIONS_CLOSE_DAYS": "0", "EXCHANGE_TENDER_MIN_PROPOSALS": "1",
+        "EXCHANGE_TENDER_CANDIDATES_DAYS": "1",
+    }
+    var_dir = tmp_path_factory.mktemp("e2e-problems")
+    with exchange_server(pg_server, redis_server, var_dir, "e2e_problems", settings) as url:
         yield url
 
 
-
-async def _login(browser: Browser, url: str, email: str, password: str = DEMO) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(locale="zh-CN")
-    page = await context.new_page()
-    await page.goto(f"{url}/login?lang=en")
-    await page.fill("#email", email)
-    await page.fill("#password", password)
-    await page.click("form button[type=submit]")
-    await page.wait_for_url(lambda u: "/login" not in u)
-    return context, page
 
 
 def _wait_status(client: httpx.Client, tender_id: int, status: str, limit_s: float = 20) -> dict[str, Any]:
@@ -87,7 +82,7 @@ async def test_a_milestone_runs_from_submission_to_payment_in_the_browser(
 ) -> None:
     url = problem_server
     tender_id = _awarded_and_escrowed(url)
-    solver_ctx, solver = await _login(browser, url, "investor@capital.demo")
+    solver = await logged_in(browser, url, "investor@capital.demo", locale="zh-CN")
     await solver.goto(f"{url}/tenders/{tender_id}")
     await solver.click("#problem-link")
     await expect(solver.locator("#problem-status")).to_have_attribute("data-status", "funded")
@@ -95,7 +90,7 @@ async def test_a_milestone_runs_from_submission_to_payment_in_the_browser(
     await solver.click("#submit-1")
     await expect(solver.locator("#milestone-1 .milestone-status")).to_have_attribute("data-status", "submitted")
 
-    owner_ctx, owner = await _login(browser, url, "tto@beichen.demo")
+    owner = await logged_in(browser, url, "tto@beichen.demo", locale="zh-CN")
     await owner.goto(f"{url}/problems/{tender_id}")
     await expect(owner.locator("#deliverable-1")).to_contain_text("BG-2026-001")
     await expect(owner.locator("#escrow-held")).to_contain_text("300,000.00")
@@ -108,5 +103,5 @@ async def test_a_milestone_runs_from_submission_to_payment_in_the_browser(
     await expect(solver.locator("#escrow-held")).to_have_count(0)  # the owner's money is not the solver's to see
     payouts = api_client(url, *OPERATOR).get("/api/payouts/", params={"status": "to_send"}).json()
     assert any(p["purpose"] == "milestone" and p["amount"] == 100_000_00 for p in payouts), payouts
-    for context in (solver_ctx, owner_ctx):
-        await context.close()
+    for page in (solver, owner):
+        await page.context.close()

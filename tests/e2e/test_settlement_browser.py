@@ -14,21 +14,12 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from exchange.config import PROJECT_ROOT
+from tests.e2e.conftest import logged_in
 from tests.e2e.test_auction_browser import BIDDERS, OPERATOR, _token
 
 pytestmark = pytest.mark.e2e
 DEMO_PASSWORD = "demo-pass-2026"
 
-
-async def _login(browser: Browser, live_server: str, email: str, password: str, then: str) -> Page:
-    context = await browser.new_context(locale="en-GB")
-    page = await context.new_page()
-    await page.goto(f"{live_server}/login?lang=en&next={then}")
-    await page.fill("#email", email)
-    await page.fill("#password", password)
-    await page.click("main form button[type=submit]")
-    await page.wait_for_url(f"{live_server}{then}")
-    return page
 
 
 async def _schedule(live_server: str) -> tuple[int, str]:
@@ -72,7 +63,7 @@ async def _match_bank_line(desk: Page, reference: str, amount: str, statement_re
 async def test_a_sale_from_the_deposits_to_the_certificate_in_the_browser(browser: Browser, live_server: str) -> None:
     auction_id, seller_email = await _schedule(live_server)
     manage = f"/operator/auctions/{auction_id}"
-    operator = await _login(browser, live_server, *OPERATOR, manage)
+    operator = await logged_in(browser, live_server, *OPERATOR, then=manage)
 
     # the operator qualifies both demo investors on the manage page: each owes a deposit
     references = []
@@ -88,7 +79,7 @@ async def test_a_sale_from_the_deposits_to_the_certificate_in_the_browser(browse
     await expect(operator.locator("#bidders [data-status=due]")).to_have_count(2)
 
     # each investor sees the deposit to pay, with the reference to quote, on the money page
-    investors = [await _login(browser, live_server, email, password, "/account/money") for email, password in BIDDERS]
+    investors = [await logged_in(browser, live_server, email, password, then="/account/money") for email, password in BIDDERS]
     for page, reference in zip(investors, references, strict=True):
         await expect(page.locator(".due-deposit code.reference")).to_have_text(reference)
         await expect(page.locator(".due-deposit")).to_contain_text(deposit_amount)
@@ -129,7 +120,7 @@ async def test_a_sale_from_the_deposits_to_the_certificate_in_the_browser(browse
     await _match_bank_line(operator, balance_reference, balance.lstrip("¥"), f"E2E-{balance_reference}")
 
     # the seller records the delivery; the buyer accepts it
-    seller = await _login(browser, live_server, seller_email, DEMO_PASSWORD, "/account/sales")
+    seller = await logged_in(browser, live_server, seller_email, DEMO_PASSWORD, then="/account/sales")
     sale = seller.locator(".trade", has_text=balance_reference)
     await sale.locator("textarea[name=note]").fill("Patent assignment registered: 2026-ZR-000123")
     await sale.locator(".delivery-form button[type=submit]").click()

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, expect
 
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
-from tests.e2e.conftest import api_client, exchange_server
+from tests.e2e.conftest import api_client, exchange_server, logged_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEMO = "demo-pass-2026"
@@ -26,19 +26,10 @@ DEMO = "demo-pass-2026"
 def fast_server(pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = {"EXCHANGE_ACCELERATION": "100000", "EXCHANGE_TENDER_SWEEP_S": "0.3"}
-    with exchange_server(pg_server, redis_server, tmp_path_factory.mktemp("e2e-tenders"), "e2e_tenders", settings) as url:
+    var_dir = tmp_path_factory.mktemp("e2e-tenders")
+    with exchange_server(pg_server, redis_server, var_dir, "e2e_tenders", settings) as url:
         yield url
 
-
-async def _login(browser: Browser, url: str, email: str, password: str = DEMO) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(locale="zh-CN")
-    page = await context.new_page()
-    await page.goto(f"{url}/login?lang=en")
-    await page.fill("#email", email)
-    await page.fill("#password", password)
-    await page.click("form button[type=submit]")
-    await page.wait_for_url(lambda u: "/login" not in u)
-    return context, page
 
 
 
@@ -59,7 +50,7 @@ def _wait_status(client: httpx.Client, tender_id: int, status: str, limit_s: flo
 async def test_a_tender_runs_from_announcement_to_award_in_the_browser(browser: Browser, fast_server: str) -> None:
     url = fast_server
     operator = api_client(url, "operator@exchange.demo", "operator-pass-2026")
-    owner_ctx, owner = await _login(browser, url, "tto@beichen.demo")
+    owner = await logged_in(browser, url, "tto@beichen.demo", locale="zh-CN")
     await owner.goto(f"{url}/tenders/new")
     now = datetime.now(SHANGHAI)
     await owner.fill("#title", "固态电池电解质中试技术开发")
@@ -73,12 +64,12 @@ async def test_a_tender_runs_from_announcement_to_award_in_the_browser(browser: 
     await owner.wait_for_url(lambda u: "/tenders/new" not in u)
     tender_id = int(owner.url.rstrip("/").split("/")[-1].split("?")[0])
 
-    op_ctx, op_page = await _login(browser, url, "operator@exchange.demo", "operator-pass-2026")
+    op_page = await logged_in(browser, url, "operator@exchange.demo", "operator-pass-2026", locale="zh-CN")
     await op_page.goto(f"{url}/tenders/{tender_id}")
     await op_page.click("#approve-tender")
     await expect(op_page.locator("#tender-status")).to_have_text("Open for proposals")
 
-    bidder_ctx, bidder = await _login(browser, url, "investor@capital.demo")
+    bidder = await logged_in(browser, url, "investor@capital.demo", locale="zh-CN")
     await bidder.goto(f"{url}/tenders/{tender_id}")
     await bidder.click("#request-security")
     reference = (await bidder.locator("#security-reference").inner_text()).strip()
@@ -118,6 +109,6 @@ async def test_a_tender_runs_from_announcement_to_award_in_the_browser(browser: 
     await owner.click("#record-contract")
     await expect(owner.locator("#contracted")).to_be_visible()
     assert {s["status"] for s in operator.get("/api/tender-securities/").json()} == {"refunded"}
-    for context in (owner_ctx, op_ctx, bidder_ctx):
-        await context.close()
+    for page in (owner, op_page, bidder):
+        await page.context.close()
     assert Path(os.devnull).exists()

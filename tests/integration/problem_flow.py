@@ -7,8 +7,9 @@ from datetime import date, timedelta
 
 from exchange.accounts.types import Account
 from exchange.clock import FixedClock
-from exchange.problems.types import EscrowTransfer, MilestoneInput, ProblemInput
+from exchange.problems.types import MilestoneInput, ProblemInput
 from exchange.services import Services
+from exchange.settlement.types import BankTransfer
 from exchange.tenders.types import CommitteeInput, TenderReview
 from tests.integration.tender_flow import (
     TenderParties,
@@ -57,5 +58,5 @@ async def awarded_problem(services: Services, clock: FixedClock) -> Problem:
 
 async def escrow(services: Services, problem: Problem, amount: int = BUDGET, ref: str = "STMT-P1") -> None:
     view = await services.problems.problem(problem.parties.owner, problem.tender_id)
-    await services.problems.fund(problem.parties.operator, EscrowTransfer(
+    await services.problems.fund(problem.parties.operator, BankTransfer(
         reference_code=view["escrow"]["reference_code"], amount=amount, statement_ref=ref))

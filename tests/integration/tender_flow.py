@@ -9,9 +9,9 @@ from typing import Any
 from exchange.accounts.types import Account, Registration
 from exchange.clock import FixedClock
 from exchange.services import Services
+from exchange.settlement.types import BankTransfer
 from exchange.tenders.types import (
     ProposalInput,
-    SecurityTransfer,
     TenderDocument,
     TenderInput,
     TenderReview,
@@ -62,7 +62,7 @@ async def published_tender(services: Services, parties: TenderParties, clock: Fi
 
 async def hold_security(services: Services, parties: TenderParties, tender_id: int, bidder: Account) -> dict[str, Any]:
     security = await services.tenders.request_security(bidder, tender_id)
-    held: dict[str, Any] = await services.tenders.confirm_security(parties.operator, SecurityTransfer(
+    held: dict[str, Any] = await services.tenders.confirm_security(parties.operator, BankTransfer(
         reference_code=security["reference_code"], amount=security["amount"],
         statement_ref=f"STMT-{security['reference_code']}"))
     return held

@@ -16,12 +16,12 @@ from exchange.problems.types import (
     Arbitration,
     Decision,
     Deliverable,
-    EscrowTransfer,
     MilestoneInput,
     ObjectionInput,
     ProblemInput,
 )
 from exchange.services import Services
+from exchange.settlement.types import BankTransfer
 from exchange.tenders.types import TenderReview
 from tests.integration.problem_flow import (
     BUDGET,
@@ -91,10 +91,10 @@ async def test_the_budget_is_escrowed_before_work_starts(services: Services, clo
     view = await services.problems.problem(owner, problem.tender_id)
     reference = view["escrow"]["reference_code"]
     with pytest.raises(Conflict, match="whole budget"):
-        await services.problems.fund(operator, EscrowTransfer(reference_code=reference, amount=BUDGET - 1,
+        await services.problems.fund(operator, BankTransfer(reference_code=reference, amount=BUDGET - 1,
                                                               statement_ref="STMT-PART"))
     with pytest.raises(Forbidden):
-        await services.problems.fund(owner, EscrowTransfer(reference_code=reference, amount=BUDGET,
+        await services.problems.fund(owner, BankTransfer(reference_code=reference, amount=BUDGET,
                                                            statement_ref="STMT-P1"))
     await escrow(services, problem)
     await _ledger_holds(services)
@@ -112,7 +112,7 @@ async def test_the_budget_is_escrowed_only_once_the_solver_is_awarded(services: 
     tender = await services.tenders.announce(parties.owner, tender_input(clock.now()))
     defined = await services.problems.define(parties.owner, tender["id"], problem_input())
     with pytest.raises(Conflict, match="once the solver is awarded"):
-        await services.problems.fund(parties.operator, EscrowTransfer(
+        await services.problems.fund(parties.operator, BankTransfer(
             reference_code=defined["escrow"]["reference_code"], amount=BUDGET, statement_ref="STMT-EARLY"))
     await _ledger_holds(services)
 

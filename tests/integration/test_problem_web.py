@@ -15,10 +15,10 @@ from exchange.problems.types import (
     Arbitration,
     Decision,
     Deliverable,
-    EscrowTransfer,
     ObjectionInput,
 )
 from exchange.services import Services
+from exchange.settlement.types import BankTransfer
 from tests.integration.helpers import PASSWORD, csrf_from, token_for
 from tests.integration.problem_flow import BUDGET, SHARES, awarded_problem
 from tests.integration.tender_flow import tender_input, tender_parties
@@ -119,9 +119,9 @@ async def test_the_owner_states_the_budget_and_milestones_on_the_page(
     assert 'id="milestone-2"' in shown.text and "¥60.00" in shown.text
 
 
-def _line(view: dict[str, Any]) -> EscrowTransfer:
+def _line(view: dict[str, Any]) -> BankTransfer:
     escrow = view["escrow"]
-    return EscrowTransfer(reference_code=escrow["reference_code"], amount=BUDGET, statement_ref="PAGE-1")
+    return BankTransfer(reference_code=escrow["reference_code"], amount=BUDGET, statement_ref="PAGE-1")
 
 
 async def test_accepted_milestones_and_arbitration_outcomes_are_published_without_the_parties_notes(

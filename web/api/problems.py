@@ -13,10 +13,10 @@ from exchange.problems.types import (
     Arbitration,
     Decision,
     Deliverable,
-    EscrowTransfer,
     ObjectionInput,
     ProblemInput,
 )
+from exchange.settlement.types import BankTransfer
 from web.context import services, viewer
 
 
@@ -70,5 +70,5 @@ class ProblemEscrowsApi(Controller):
         return await services(request).problems.escrows(viewer(request), status=status)
 
     @post("/bank-transfers", status_code=HTTP_201_CREATED, summary="Match a bank statement line to a problem's escrow P… (operators)")
-    async def fund(self, request: Request[Any, Any, Any], data: JSONBody[EscrowTransfer]) -> dict[str, Any]:
+    async def fund(self, request: Request[Any, Any, Any], data: JSONBody[BankTransfer]) -> dict[str, Any]:
         return await services(request).problems.fund(viewer(request), data)

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from exchange.errors import ValidationFailed
+from exchange.settlement.types import BankTransfer
 from exchange.tenders.types import (
     AnswerInput,
     CommitteeInput,
@@ -17,7 +18,6 @@ from exchange.tenders.types import (
     MemberScores,
     ProposalInput,
     QuestionInput,
-    SecurityTransfer,
     TenderInput,
     TenderReview,
 )
@@ -106,5 +106,5 @@ class TenderSecuritiesApi(Controller):
         return await services(request).tenders.securities(viewer(request), status=status)
 
     @post("/bank-transfers", status_code=HTTP_201_CREATED, summary="Match a bank statement line to a bid security S… (operators)")
-    async def confirm(self, request: Request[Any, Any, Any], data: JSONBody[SecurityTransfer]) -> dict[str, Any]:
+    async def confirm(self, request: Request[Any, Any, Any], data: JSONBody[BankTransfer]) -> dict[str, Any]:
         return await services(request).tenders.confirm_security(viewer(request), data)

@@ -16,12 +16,12 @@ from exchange.problems.types import (
     Arbitration,
     Decision,
     Deliverable,
-    EscrowTransfer,
     MilestoneInput,
     ObjectionInput,
     ProblemInput,
 )
 from exchange.services import Services
+from exchange.settlement.types import BankTransfer
 from web.context import services, viewer
 from web.i18n import translator
 from web.pages.common import (
@@ -67,7 +67,7 @@ async def _act(svc: Services, request: Request[Any, Any, Any], tender_id: int, a
     elif action == "escrow":
         paid = parse_money(errors, "amount", form.get("amount", "")) or 0
         raise_form_errors(errors)
-        await problems.fund(who, EscrowTransfer(reference_code=form.get("reference_code", ""), amount=paid,
+        await problems.fund(who, BankTransfer(reference_code=form.get("reference_code", ""), amount=paid,
                                                 statement_ref=form.get("statement_ref", "")))
     elif action == "submit":
         raise_form_errors(errors)
