@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from litestar.connection import ASGIConnection
 
 from web.context import language
+from web.messages import FEATURE_MESSAGES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CURRENCY_SYMBOLS = {"CNY": "¥", "USD": "US$", "EUR": "€", "HKD": "HK$"}
@@ -674,3 +675,6 @@ MESSAGES.update({
     "disclosure.kind.problem_milestone_accepted": ("难题里程碑验收公告", "Problem milestone accepted"),
     "disclosure.kind.problem_arbitration": ("难题验收异议仲裁结果", "Problem arbitration outcome"),
 })
+
+# -- the listing procedure, agreement pricing and quotes: one module per feature ---------------
+MESSAGES.update(FEATURE_MESSAGES)

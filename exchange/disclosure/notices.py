@@ -24,11 +24,14 @@ _AUCTION = """SELECT a.id, a.start_price, a.reserve, a.increments, a.opens_at, a
   JOIN accounts s ON s.id = l.seller_id WHERE a.id = $1"""
 
 _TRADE = """SELECT t.id, t.auction_id, t.round, t.price, t.currency, t.reference_code, t.objection, t.objected_at,
-       t.objection_outcome, t.objection_ruling, t.status, a.start_price, a.reserve, a.closed_at, l.reference_no,
-       l.transfer_mode, l.competitive_method, ach.title, ach.title_en, ach.appraised_value,
+       t.objection_outcome, t.objection_ruling, t.status, t.method, t.created_at,
+       COALESCE(a.start_price, l.listing_price) AS start_price, a.reserve, a.closed_at,
+       COALESCE(l.reference_no, g.reference_no) AS reference_no,
+       COALESCE(l.transfer_mode, g.transfer_mode) AS transfer_mode, ach.title, ach.title_en, ach.appraised_value,
        s.display_name AS seller, b.display_name AS buyer, ab.code AS buyer_code
-  FROM trades t JOIN auctions a ON a.id = t.auction_id JOIN listings l ON l.id = t.listing_id
-  JOIN achievements ach ON ach.id = l.achievement_id JOIN accounts s ON s.id = t.seller_id
+  FROM trades t LEFT JOIN auctions a ON a.id = t.auction_id LEFT JOIN listings l ON l.id = t.listing_id
+  LEFT JOIN agreements g ON g.id = t.agreement_id
+  JOIN achievements ach ON ach.id = t.achievement_id JOIN accounts s ON s.id = t.seller_id
   JOIN accounts b ON b.id = t.buyer_id
   LEFT JOIN auction_bidders ab ON ab.auction_id = t.auction_id AND ab.account_id = t.buyer_id
  WHERE t.id = $1"""
@@ -94,8 +97,8 @@ async def deal_announcement(conn: Conn, trade_id: int, now: datetime, calendar: 
             "auction_id": row["auction_id"], "round": row["round"], "trade_reference": row["reference_code"],
             "item": _item(row), "appraisal": row["appraised_value"], "start_price": row["start_price"],
             "floor": row["reserve"], "price": row["price"], "currency": row["currency"].strip(),
-            "method": row["competitive_method"], "transfer_mode": row["transfer_mode"],
-            "sold": True, "deal_at": instant(row["closed_at"] if row["round"] == 1 else now),
+            "method": row["method"], "transfer_mode": row["transfer_mode"],
+            "sold": True, "deal_at": instant(row["closed_at"] if row["round"] == 1 and row["closed_at"] else now),
             "parties": {"seller": row["seller"], "buyer": row["buyer"], "buyer_code": row["buyer_code"]},
         },
     )

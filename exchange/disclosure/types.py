@@ -27,6 +27,15 @@ class Kind(StrEnum):
     TENDER_OBJECTION_OUTCOME = "tender_objection_outcome"  # 招标异议答复
     PROBLEM_MILESTONE_ACCEPTED = "problem_milestone_accepted"  # 难题里程碑验收公告
     PROBLEM_ARBITRATION = "problem_arbitration"  # 难题验收异议仲裁结果
+    LISTING_CHANGE = "listing_change"  # 挂牌信息变更公告 (restarts the announcement period)
+    LISTING_EXTENSION = "listing_extension"  # 延长挂牌公告
+    LISTING_SUSPENSION = "listing_suspension"  # 中止挂牌公告
+    LISTING_RESUMPTION = "listing_resumption"  # 恢复挂牌公告
+    LISTING_OUTCOME = "listing_outcome"  # 挂牌期满结果: qualified, deposited buyers and what follows
+    AGREEMENT_NOTICE = "agreement_notice"  # 协议定价公示
+    AGREEMENT_OBJECTION_OUTCOME = "agreement_objection_outcome"  # 协议定价异议处理结果
+    AGREEMENT_CLEARED = "agreement_cleared"  # 公示期满无异议 (or objections dismissed): the deal may close
+    QUOTE_OPENING = "quote_opening"  # 一次性报价 / 综合评议 opening: bidders and prices
 
 
 @dataclass(frozen=True)

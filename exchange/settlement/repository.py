@@ -9,17 +9,19 @@ import asyncpg
 
 from exchange.infra.db import Conn, update_row
 
-DEPOSIT = """d.id, d.auction_id, d.investor_id, d.amount, d.currency, d.reference_code, d.status,
+DEPOSIT = """d.id, d.auction_id, d.listing_id, d.investor_id, d.amount, d.currency, d.reference_code, d.status,
     d.provider, d.due_at, d.qualified_by, d.created_at, d.held_at, d.resolved_at, d.payment_intent,
     d.checkout_session, d.card_action, i.display_name AS investor_name, l.reference_no,
     ach.title, ach.title_en, l.seller_id"""
-DEPOSIT_FROM = """deposits d JOIN accounts i ON i.id = d.investor_id JOIN auctions a ON a.id = d.auction_id
-    JOIN listings l ON l.id = a.listing_id JOIN achievements ach ON ach.id = l.achievement_id"""
+DEPOSIT_FROM = """deposits d JOIN accounts i ON i.id = d.investor_id LEFT JOIN auctions a ON a.id = d.auction_id
+    JOIN listings l ON l.id = d.listing_id JOIN achievements ach ON ach.id = l.achievement_id"""
 
-TRADE = """t.*, b.display_name AS buyer_name, s.display_name AS seller_name, l.reference_no,
+TRADE = """t.*, b.display_name AS buyer_name, s.display_name AS seller_name,
+    COALESCE(l.reference_no, g.reference_no) AS reference_no,
     ach.title, ach.title_en, ach.appraised_value, c.number AS certificate_no"""
 TRADE_FROM = """trades t JOIN accounts b ON b.id = t.buyer_id JOIN accounts s ON s.id = t.seller_id
-    JOIN listings l ON l.id = t.listing_id JOIN achievements ach ON ach.id = l.achievement_id
+    LEFT JOIN listings l ON l.id = t.listing_id LEFT JOIN agreements g ON g.id = t.agreement_id
+    JOIN achievements ach ON ach.id = t.achievement_id
     LEFT JOIN certificates c ON c.trade_id = t.id"""
 
 
@@ -31,14 +33,16 @@ async def next_reference(conn: Conn, prefix: str, now: datetime) -> str:
 # -- deposits ----------------------------------------------------------------------------
 
 async def insert_deposit(conn: Conn, values: dict[str, Any]) -> int | None:
-    """The new deposit's id; None when the investor already has one for the auction."""
+    """The new deposit's id; None when the investor already has one for the auction (or, for a
+    deposit of the listing itself, `auction_id` None, for the listing)."""
     found: int | None = await conn.fetchval(
-        """INSERT INTO deposits (auction_id, investor_id, amount, currency, reference_code, status,
-               due_at, qualified_by, created_at)
-           VALUES ($1, $2, $3, $4, $5, 'due', $6, $7, $8)
-           ON CONFLICT (auction_id, investor_id) DO NOTHING RETURNING id""",
-        values["auction_id"], values["investor_id"], values["amount"], values["currency"],
-        values["reference_code"], values["due_at"], values["qualified_by"], values["created_at"],
+        """INSERT INTO deposits (auction_id, listing_id, investor_id, amount, currency, reference_code,
+               status, due_at, qualified_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, 'due', $7, $8, $9)
+           ON CONFLICT DO NOTHING RETURNING id""",
+        values.get("auction_id"), values["listing_id"], values["investor_id"], values["amount"],
+        values["currency"], values["reference_code"], values["due_at"], values["qualified_by"],
+        values["created_at"],
     )
     return found
 
@@ -103,13 +107,15 @@ async def insert_trade(conn: Conn, values: dict[str, Any]) -> int | None:
     found: int | None = await conn.fetchval(
         """INSERT INTO trades (auction_id, round, listing_id, seller_id, buyer_id, price, currency,
                deposit_id, deposit_applied, buyer_fee, seller_fee, reference_code, status, created_at,
-               contract_due, balance_due)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'awaiting_contract', $13, $14, $15)
-           ON CONFLICT (auction_id, round) DO NOTHING RETURNING id""",
+               contract_due, balance_due, method, achievement_id, agreement_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'awaiting_contract', $13, $14, $15,
+                   $16, $17, $18)
+           ON CONFLICT DO NOTHING RETURNING id""",
         values["auction_id"], values["round"], values["listing_id"], values["seller_id"],
         values["buyer_id"], values["price"], values["currency"], values["deposit_id"],
         values["deposit_applied"], values["buyer_fee"], values["seller_fee"], values["reference_code"],
-        values["created_at"], values["contract_due"], values["balance_due"],
+        values["created_at"], values["contract_due"], values["balance_due"], values["method"],
+        values["achievement_id"], values["agreement_id"],
     )
     return found
 
@@ -156,6 +162,23 @@ async def runner_up(conn: Conn, auction_id: int, winner_id: int) -> tuple[int, i
            FROM auction_events WHERE auction_id = $1 AND kind = 'bid' AND payload->>'leader' <> $2
            GROUP BY 1 ORDER BY 2 DESC LIMIT 1""", auction_id, str(winner_id))
     return None if row is None else (row["bidder"], row["price"])
+
+
+async def next_bidder(conn: Conn, trade: asyncpg.Record) -> tuple[int, int] | None:
+    """Who is offered a forfeited lot, at what price: the auction's runner-up at their last
+    standing bid, or the next-ranked quote at its price; None when there is nobody (left)."""
+    if trade["auction_id"] is not None:
+        previous = await conn.fetch("SELECT buyer_id FROM trades WHERE auction_id = $1", trade["auction_id"])
+        runner = await runner_up(conn, trade["auction_id"], trade["buyer_id"])
+        return None if runner is None or runner[0] in {r["buyer_id"] for r in previous} else runner
+    if trade["method"] in ("sealed_quote", "weighted_quote"):
+        row = await conn.fetchrow(
+            """SELECT p.investor_id, p.price FROM quote_proposals p JOIN quote_rounds r ON r.id = p.round_id
+               WHERE r.listing_id = $1 AND p.rank IS NOT NULL
+                 AND p.investor_id NOT IN (SELECT buyer_id FROM trades WHERE listing_id = $1)
+               ORDER BY p.rank LIMIT 1""", trade["listing_id"])
+        return None if row is None else (row["investor_id"], row["price"])
+    return None
 
 
 # -- payouts and certificates ------------------------------------------------------------

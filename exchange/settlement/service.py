@@ -9,6 +9,7 @@ done, so a crash between steps leaves a state that the next pass completes.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -21,6 +22,7 @@ from exchange.auctions.service import AuctionService
 from exchange.calendar import WorkingDayCalendar
 from exchange.clock import Clock
 from exchange.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from exchange.infra.db import Conn
 from exchange.infra.sweeper import Sweeper
 from exchange.ledger import ledger
 from exchange.listings import repository as listings
@@ -28,7 +30,7 @@ from exchange.settlement import moves
 from exchange.settlement import repository as repo
 from exchange.settlement.cards import CardGateway, IntentState
 from exchange.settlement.trades import TradeService
-from exchange.settlement.types import BankTransfer, CardReturn, SettlementRules
+from exchange.settlement.types import BankTransfer, CardReturn, Sale, SettlementRules
 from exchange.settlement.views import deposit_view, payment_view, payout_view, transfer_view
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,8 @@ class SettlementService:
             deposit_id = None
             if listing.deposit > 0:
                 deposit_id = await repo.insert_deposit(conn, {
-                    "auction_id": auction_id, "investor_id": investor.id, "amount": listing.deposit,
+                    "auction_id": auction_id, "listing_id": listing.id, "investor_id": investor.id,
+                    "amount": listing.deposit,
                     "currency": listing.currency, "reference_code": await repo.next_reference(conn, "D", now),
                     "due_at": self._calendar.period_end(now, self.rules.deposit_wd),
                     "qualified_by": staff.id, "created_at": now,
@@ -127,7 +130,10 @@ class SettlementService:
         return {"deposit": deposit_view(held), "trade": None}
 
     async def _admit(self, deposit: asyncpg.Record) -> None:
-        """Admits the depositor to the live book; a failure is retried by `sweep`."""
+        """Admits the depositor to the live book; a failure is retried by `sweep`. A deposit of a
+        listing still in its procedure (no auction yet) admits nobody: the outcome rule counts it."""
+        if deposit["auction_id"] is None:
+            return
         try:
             async with self._pool.acquire() as conn:
                 operator = await accounts.account_by_id(conn, deposit["qualified_by"])
@@ -237,6 +243,64 @@ class SettlementService:
                 await self._trades.open_trade(conn, auction_id, 1, winner, auction["price"], own, now)
             await disclosure.publish(conn, await disclosure.auction_failed(conn, auction_id, now, self._calendar))
         await self._card_actions(auction_id)
+
+    # -- a listing's sale outside an auction -------------------------------------------------
+
+    async def listing_deposit(
+        self, conn: Conn, listing_id: int, investor_id: int, qualified_by: int, now: datetime,
+    ) -> asyncpg.Record | None:
+        """The deposit a qualified buyer owes on a listing, due within the deposit period (3 wd);
+        None when the listing asks for none. Asking twice returns the first."""
+        listing = await listings.get(conn, listing_id)
+        assert listing is not None
+        if listing.deposit == 0:
+            return None
+        await repo.insert_deposit(conn, {
+            "listing_id": listing_id, "investor_id": investor_id, "amount": listing.deposit,
+            "currency": listing.currency, "reference_code": await repo.next_reference(conn, "D", now),
+            "due_at": self._calendar.period_end(now, self.rules.deposit_wd),
+            "qualified_by": qualified_by, "created_at": now,
+        })
+        rows = await repo.deposits_where(
+            conn, "d.listing_id = $1 AND d.investor_id = $2 AND d.auction_id IS NULL", listing_id, investor_id)
+        return rows[0]
+
+    async def listing_deposits(self, conn: Conn, listing_id: int) -> list[asyncpg.Record]:
+        """The deposits of a listing in its procedure (not yet moved to an auction), oldest first."""
+        rows = await repo.deposits_where(conn, "d.listing_id = $1 AND d.auction_id IS NULL", listing_id,
+                                         limit=100_000)
+        return rows[::-1]
+
+    async def move_deposits_to_auction(self, conn: Conn, listing_id: int, auction_id: int) -> list[int]:
+        """The listing's held deposits now secure its auction; the investors to admit to it."""
+        rows = await conn.fetch(
+            """UPDATE deposits SET auction_id = $2 WHERE listing_id = $1 AND auction_id IS NULL AND status = 'held'
+               RETURNING investor_id""", listing_id, auction_id)
+        return [row["investor_id"] for row in rows]
+
+    async def close_listing_sale(self, conn: Conn, listing_id: int, sale: Sale | None, now: datetime) -> int | None:
+        """The end of a listing's bidding outside an auction (its one buyer's agreement, a sealed or
+        weighted quote): the buyer's deposit goes towards the price, every other deposit of the
+        listing is released at once and unpaid ones lapse. The trade's id, if a sale opened one.
+        The caller commits, then calls `card_actions`."""
+        await conn.execute(
+            "SELECT 1 FROM deposits WHERE listing_id = $1 AND auction_id IS NULL ORDER BY id FOR UPDATE", listing_id)
+        deposits = await self.listing_deposits(conn, listing_id)
+        buyer = None if sale is None else sale.buyer_id
+        for deposit in deposits:
+            if deposit["investor_id"] == buyer:
+                continue
+            if deposit["status"] == "held":
+                await moves.release_deposit(conn, deposit, now)
+            elif deposit["status"] == "due":
+                await repo.set_deposit(conn, deposit["id"], status="lapsed", resolved_at=now)
+        if sale is None:
+            return None
+        own = next((d for d in deposits if d["investor_id"] == buyer), None)
+        return await self._trades.open_sale(conn, sale, own, now)
+
+    async def card_actions(self) -> None:
+        await self._card_actions()
 
     async def _card_actions(self, auction_id: int | None = None) -> None:
         """Captures or cancels card deposits decided at a close; retried until the processor agrees."""

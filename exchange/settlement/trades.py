@@ -36,7 +36,9 @@ from exchange.settlement.types import (
     PayoutAccount,
     PayoutSent,
     Ruling,
+    Sale,
     SettlementRules,
+    TradeMethod,
     TradeStatus,
     commission,
 )
@@ -63,19 +65,31 @@ class TradeService:
         self, conn: Conn, auction_id: int, round_: int, buyer_id: int, price: int,
         deposit: asyncpg.Record | None, now: datetime,
     ) -> int | None:
-        """The trade of a sale; None if it was opened before (a repeated close is a no-op)."""
-        listing = await conn.fetchrow(
-            "SELECT l.id, l.seller_id, l.currency FROM auctions a JOIN listings l ON l.id = a.listing_id "
-            "WHERE a.id = $1", auction_id)
-        assert listing is not None
+        """The trade of an auction's sale; None if it was opened before (a repeated close is a no-op)."""
+        listing_id: int = await conn.fetchval("SELECT listing_id FROM auctions WHERE id = $1", auction_id)
+        sale = Sale(TradeMethod.ENGLISH_AUCTION, buyer_id, price, listing_id=listing_id,
+                    auction_id=auction_id, round=round_)
+        return await self.open_sale(conn, sale, deposit, now)
+
+    async def open_sale(self, conn: Conn, sale: Sale, deposit: asyncpg.Record | None, now: datetime) -> int | None:
+        """The trade of any sale: an auction, a listing's one buyer, a quote, an agreement notice.
+        None if it was opened before. A held `deposit` goes towards the price."""
+        if sale.agreement_id is not None:
+            lot = await conn.fetchrow(
+                "SELECT seller_id, currency, achievement_id FROM agreements WHERE id = $1", sale.agreement_id)
+        else:
+            lot = await conn.fetchrow(
+                "SELECT seller_id, currency, achievement_id FROM listings WHERE id = $1", sale.listing_id)
+        assert lot is not None
         rules = self.rules
         trade_id = await repo.insert_trade(conn, {
-            "auction_id": auction_id, "round": round_, "listing_id": listing["id"],
-            "seller_id": listing["seller_id"], "buyer_id": buyer_id, "price": price,
-            "currency": listing["currency"].strip(),
+            "auction_id": sale.auction_id, "round": sale.round, "listing_id": sale.listing_id,
+            "agreement_id": sale.agreement_id, "achievement_id": lot["achievement_id"],
+            "method": sale.method.value, "seller_id": lot["seller_id"], "buyer_id": sale.buyer_id,
+            "price": sale.price, "currency": lot["currency"].strip(),
             "deposit_id": None if deposit is None else deposit["id"], "deposit_applied": 0,
-            "buyer_fee": commission(price, rules.buyer_scale, rules.minimum_fee),
-            "seller_fee": commission(price, rules.seller_scale, rules.minimum_fee),
+            "buyer_fee": commission(sale.price, rules.buyer_scale, rules.minimum_fee),
+            "seller_fee": commission(sale.price, rules.seller_scale, rules.minimum_fee),
             "reference_code": await repo.next_reference(conn, "T", now), "created_at": now,
             "contract_due": self._calendar.period_end(now, rules.contract_wd),
             "balance_due": self._calendar.period_end(now, rules.balance_wd),
@@ -83,7 +97,7 @@ class TradeService:
         if trade_id is None:
             return None
         if deposit is not None and deposit["status"] == "held":
-            applied = await moves.apply_deposit(conn, deposit, trade_id, price, now)
+            applied = await moves.apply_deposit(conn, deposit, trade_id, sale.price, now)
             await repo.set_trade(conn, trade_id, deposit_applied=applied)
         await disclosure.publish(conn, await disclosure.deal_announcement(conn, trade_id, now, self._calendar))
         return trade_id
@@ -251,11 +265,17 @@ class TradeService:
     async def _certify(self, conn: Conn, trade_id: int, now: datetime) -> None:
         """交易凭证: the fields DOMAIN.md lists, with a digest anyone can recompute."""
         trade = await self._get(conn, trade_id)
-        listing = await conn.fetchrow(
-            "SELECT announcement_start, competitive_method, transfer_mode FROM listings WHERE id = $1",
-            trade["listing_id"])
+        if trade["agreement_id"] is not None:
+            listing = await conn.fetchrow(
+                "SELECT notice_start AS announcement_start, transfer_mode FROM agreements WHERE id = $1",
+                trade["agreement_id"])
+        else:
+            listing = await conn.fetchrow(
+                "SELECT announcement_start, transfer_mode FROM listings WHERE id = $1", trade["listing_id"])
         assert listing is not None
-        closed_at = await conn.fetchval("SELECT closed_at FROM auctions WHERE id = $1", trade["auction_id"])
+        closed_at = trade["created_at"]
+        if trade["auction_id"] is not None:
+            closed_at = await conn.fetchval("SELECT closed_at FROM auctions WHERE id = $1", trade["auction_id"])
         seq: int = await conn.fetchval("SELECT nextval('certificate_no_seq')")
         number = f"TC{now.year}{seq:06d}"
         body = {
@@ -264,7 +284,7 @@ class TradeService:
                       "paid": trade["balance_paid_at"].isoformat(), "released": now.isoformat()},
             "parties": {"seller": trade["seller_name"], "buyer": trade["buyer_name"]},
             "item": {"title": trade["title"], "title_en": trade["title_en"], "transfer_mode": listing["transfer_mode"]},
-            "method": listing["competitive_method"], "appraisal": trade["appraised_value"],
+            "method": trade["method"], "appraisal": trade["appraised_value"],
             "price": trade["price"], "currency": trade["currency"].strip(),
             "payment": {"deposit_applied": trade["deposit_applied"], "balance": moves.balance_due(trade),
                         "buyer_commission": trade["buyer_fee"], "seller_commission": trade["seller_fee"]},
@@ -376,11 +396,12 @@ class TradeService:
             if trade["next_step"] is not None:
                 raise Conflict(f"the operator already decided: {trade['next_step'].replace('_', ' ')}")
             if step == NextStep.NEXT_BIDDER:
-                previous = await conn.fetch("SELECT buyer_id FROM trades WHERE auction_id = $1", trade["auction_id"])
-                runner = await repo.runner_up(conn, trade["auction_id"], trade["buyer_id"])
-                if runner is None or runner[0] in {r["buyer_id"] for r in previous}:
+                runner = await repo.next_bidder(conn, trade)
+                if runner is None:
                     raise Conflict("there is no next bidder for this lot; relist it")
-                await self.open_trade(conn, trade["auction_id"], trade["round"] + 1, runner[0], runner[1], None, now)
+                await self.open_sale(conn, Sale(
+                    TradeMethod(trade["method"]), runner[0], runner[1], listing_id=trade["listing_id"],
+                    auction_id=trade["auction_id"], round=trade["round"] + 1), None, now)
             await repo.set_trade(conn, trade_id, next_step=step, next_step_by=staff.id)
             return trade_view(await self._get(conn, trade_id))
 

@@ -30,6 +30,30 @@ class TradeStatus(StrEnum):
     RESCINDED = "rescinded"  # an objection upheld: the buyer is refunded
 
 
+class TradeMethod(StrEnum):
+    """How the sale was made (the certificate's and the deal announcement's "method")."""
+
+    ENGLISH_AUCTION = "english_auction"
+    LISTING_AGREEMENT = "listing_agreement"  # one qualified buyer at the listing price
+    SEALED_QUOTE = "sealed_quote"
+    WEIGHTED_QUOTE = "weighted_quote"
+    AGREEMENT_PRICING = "agreement_pricing"  # 协议定价, after its notice
+
+
+@dataclass(frozen=True)
+class Sale:
+    """What a trade is opened for. A listing's sale names the listing (and the auction, for an
+    auction's); an agreement-pricing sale names the agreement. `round` > 1: the next bidder."""
+
+    method: TradeMethod
+    buyer_id: int
+    price: int
+    listing_id: int | None = None
+    auction_id: int | None = None
+    agreement_id: int | None = None
+    round: int = 1
+
+
 class NextStep(StrEnum):
     NEXT_BIDDER = "next_bidder"
     RELIST = "relist"

@@ -17,7 +17,8 @@ def _iso(value: datetime | None) -> str | None:
 
 def deposit_view(row: asyncpg.Record) -> dict[str, Any]:
     return {
-        "id": row["id"], "auction_id": row["auction_id"], "investor_id": row["investor_id"],
+        "id": row["id"], "auction_id": row["auction_id"], "listing_id": row["listing_id"],
+        "investor_id": row["investor_id"],
         "investor_name": row["investor_name"], "amount": row["amount"], "currency": row["currency"].strip(),
         "reference_code": row["reference_code"], "status": row["status"], "provider": row["provider"],
         "due_at": _iso(row["due_at"]), "held_at": _iso(row["held_at"]), "resolved_at": _iso(row["resolved_at"]),
@@ -29,7 +30,8 @@ def deposit_view(row: asyncpg.Record) -> dict[str, Any]:
 def trade_view(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "id": row["id"], "auction_id": row["auction_id"], "round": row["round"],
-        "listing_id": row["listing_id"], "listing_reference": row["reference_no"],
+        "listing_id": row["listing_id"], "agreement_id": row["agreement_id"], "method": row["method"],
+        "listing_reference": row["reference_no"],
         "title": row["title"], "title_en": row["title_en"],
         "seller_id": row["seller_id"], "seller_name": row["seller_name"],
         "buyer_id": row["buyer_id"], "buyer_name": row["buyer_name"],

@@ -1,0 +1,4 @@
+"""Page text: agreements (Chinese, English)."""
+
+MESSAGES: dict[str, tuple[str, str]] = {
+}

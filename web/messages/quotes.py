@@ -1,0 +1,4 @@
+"""Page text: quotes (Chinese, English)."""
+
+MESSAGES: dict[str, tuple[str, str]] = {
+}
