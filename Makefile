@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# The demo is a sandbox: one day passes per minute (EXCHANGE_ACCELERATION=1440) unless set otherwise.
 run: $(STAMP)
-	$(BIN)/exchange run
+	EXCHANGE_ACCELERATION=$${EXCHANGE_ACCELERATION:-1440} $(BIN)/exchange run
 
 test: $(STAMP) lint typecheck coverage-core test-integration test-e2e
 

@@ -41,6 +41,7 @@ class Settings:
     load_demo: bool
     feed_port: int = 0  # 0: the HTTP port + 1
     feed_url: str | None = None
+    auction_notice_days: int = 7  # EXCHANGE_AUCTION_NOTICE_DAYS: the auction notice precedes the start
     migrations_dir: Path = field(default=PROJECT_ROOT / "migrations")
 
     @property
@@ -62,6 +63,7 @@ class Settings:
             load_demo=_env_bool("EXCHANGE_LOAD_DEMO", True),
             feed_port=_env_int("EXCHANGE_FEED_PORT", 0),
             feed_url=os.environ.get("EXCHANGE_FEED_URL") or None,
+            auction_notice_days=max(0, _env_int("EXCHANGE_AUCTION_NOTICE_DAYS", 7)),
         )
 
 

@@ -6,7 +6,8 @@
 
 At the start of a run the operator (LOAD_OPERATOR_EMAIL / LOAD_OPERATOR_PASSWORD, by default
 the demo operator of `make run`) schedules one lot through the API, with no deposit, open
-for an hour; every Bidder registers an investor of its own and is qualified for that lot.
+for an hour (the exchange needs EXCHANGE_AUCTION_NOTICE_DAYS=0 to let it open at once);
+every Bidder registers an investor of its own and is qualified for that lot.
 Users: Bidder (one increment above the price it last saw, with an Idempotency-Key),
 RoomReader (the room and the events after the last sequence, as a polling client),
 LoginUser (logins, a few with a wrong password; 429 answers are reported as such), and

@@ -81,7 +81,8 @@ async def services(database_url: str, redis_url: str, clock: FixedClock) -> Asyn
     redis = aioredis.Redis.from_url(redis_url)
     # Cheap hashing parameters keep the suite fast; production uses argon2's defaults.
     hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    yield Services.build(pool, redis, clock, default_calendar(), hasher)
+    # Tests open auctions minutes after scheduling them; the 7-day notice rule has its own tests.
+    yield Services.build(pool, redis, clock, default_calendar(), hasher, auction_notice_days=0)
     await redis.aclose()
     await pool.close()
 

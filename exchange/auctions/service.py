@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -42,6 +43,7 @@ MAX_DURATION = timedelta(days=366)
 MAX_BANDS = 20
 MAX_KEY_LENGTH = 100
 OPENING_GRACE = timedelta(minutes=1)  # "open now" typed a moment ago is not in the past
+AUCTION_NOTICE_DAYS = 7  # the auction notice (拍卖公告) is public at least 7 days before the start
 FEED_PAGE = 1_000
 
 
@@ -75,8 +77,9 @@ def _bands(errors: FieldErrors, spec: AuctionSpec) -> tuple[IncrementBand, ...]:
     return bands
 
 
-def validate_spec(spec: AuctionSpec, now: datetime) -> EnglishTerms:
-    """Every problem with the spec at once, named by field; then the core's own check."""
+def validate_spec(spec: AuctionSpec, now: datetime, notice: timedelta = timedelta(0)) -> EnglishTerms:
+    """Every problem with the spec at once, named by field; then the core's own check. The
+    opening must leave the auction notice public for at least `notice`."""
     errors = FieldErrors()
     start = amount(errors, "start_price", spec.start_price)
     reserve = None if spec.reserve is None else amount(errors, "reserve", spec.reserve)
@@ -88,6 +91,9 @@ def validate_spec(spec: AuctionSpec, now: datetime) -> EnglishTerms:
     hard_cap = _moment(errors, "hard_cap", spec.hard_cap)
     if opens_at is not None and opens_at < now - OPENING_GRACE:
         errors.add("opens_at", "must not be in the past")
+    elif opens_at is not None and notice and opens_at < now + notice:
+        errors.add("opens_at", f"must leave the auction notice public for at least {_span(notice)} "
+                               f"before the start: not before {(now + notice).isoformat(timespec='seconds')}")
     if opens_at is not None and end is not None:
         if end <= opens_at:
             errors.add("scheduled_end", "must be after the opening")
@@ -111,6 +117,12 @@ def validate_spec(spec: AuctionSpec, now: datetime) -> EnglishTerms:
     return terms
 
 
+def _span(notice: timedelta) -> str:
+    if notice % timedelta(days=1) == timedelta(0):
+        return f"{notice.days} days"
+    return f"{int(notice.total_seconds())} seconds"
+
+
 def request_hash(auction_id: int, kind: str, amount_: int) -> str:
     return hashlib.sha256(f"{auction_id}:{kind}:{amount_}".encode()).hexdigest()
 
@@ -121,8 +133,12 @@ class AuctionService:
     def __init__(
         self, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock,
         qualification: Qualification | None = None, *, auto_timers: bool | None = None,
+        notice: timedelta = timedelta(days=AUCTION_NOTICE_DAYS),
     ) -> None:
+        """`notice`: how long before its start an auction's notice must be public (7 days,
+        shortened by the exchange's acceleration)."""
         self._pool = pool
+        self.notice = notice
         self._clock = clock
         self._qualification = qualification or OperatorApproval()
         self.feed = FeedPublisher(redis, self.events_after)
@@ -131,6 +147,8 @@ class AuctionService:
         self._timer = DeadlineTimer(self._sequencer, clock)
         self._sequencer.on_deadline_change = self._timer.wake
         self.on_closed = self._timer.on_closed
+        self.on_scheduled: list[Callable[[int, int], Awaitable[None]]] = []
+        """Called with (auction id, listing id) after an auction is scheduled and committed."""
         self._auto_timers = not isinstance(clock, FixedClock) if auto_timers is None else auto_timers
         self._names: dict[int, str] = {}
 
@@ -200,13 +218,14 @@ class AuctionService:
     async def schedule(self, operator: Account | None, listing_id: int, spec: AuctionSpec) -> dict[str, Any]:
         staff = require_role(operator, Role.OPERATOR)
         now = self._clock.now()
-        terms = validate_spec(spec, now)
+        terms = validate_spec(spec, now, self.notice)
         async with self._pool.acquire() as conn, conn.transaction():
             listing = await listings.get(conn, listing_id, for_update=True)
             if listing is None:
                 raise NotFound("no such listing")
-            if listing.status != ListingStatus.ANNOUNCED:
-                raise Conflict(f"this listing is {listing.status.value}; only an announced listing can be auctioned")
+            if listing.status not in (ListingStatus.ANNOUNCED, ListingStatus.COMPETITION):
+                raise Conflict(f"this listing is {listing.status.value}; only an announced listing, or one "
+                               "whose qualified buyers compete, can be auctioned")
             if listing.competitive_method != CompetitiveMethod.ENGLISH_AUCTION:
                 raise Conflict("this listing is sold by another method than an English auction")
             if await repo.sold_before(conn, listing_id):
@@ -228,6 +247,8 @@ class AuctionService:
         assert row is not None
         lot = Lot.replay(repo.info_of(row), [])
         self._sequencer.add(lot)
+        for hook in self.on_scheduled:
+            await hook(auction_id, listing_id)
         return await self.get(auction_id)
 
     async def approve_bidder(self, operator: Account | None, auction_id: int, investor_id: int) -> dict[str, Any]:

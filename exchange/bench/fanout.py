@@ -213,7 +213,8 @@ async def run_fanout(watchers: int, rate: float, duration: float, processes: int
     raise_file_limit(2 * watchers + 200)
     with tempfile.TemporaryDirectory(prefix="exchange-bench-") as tmp:
         workdir = Path(tmp)
-        async with exchange_process(workdir) as (url, env):
+        # the lot opens at once: no 7-day auction notice in a benchmark
+        async with exchange_process(workdir, {"EXCHANGE_AUCTION_NOTICE_DAYS": "0"}) as (url, env):
             auction_id, tokens = await set_up_lot(url, env, bidders=2)
             port = int(env["EXCHANGE_FEED_PORT"])
             context = multiprocessing.get_context("spawn")

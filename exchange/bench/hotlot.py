@@ -174,7 +174,7 @@ async def _bench(database_url: str, redis_url: str, seconds: float, bidders: int
                                "leader bigint, last_seq bigint NOT NULL)")
             synchronous_commit = await conn.fetchval("SHOW synchronous_commit")
         services = Services.build(pool, redis, SystemClock(), default_calendar(),
-                                  PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+                                  PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1), auction_notice_days=0)
         engine = services.auctions
         await engine.start()
         setup = await _prepare(services, bidders)

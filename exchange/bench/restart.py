@@ -59,7 +59,7 @@ async def _bench(database_url: str, redis_url: str, count: int, bids: int) -> di
         async with pool.acquire() as conn:
             await migrate(conn, PROJECT_ROOT / "migrations")
         services = Services.build(pool, redis, SystemClock(), default_calendar(),
-                                  PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+                                  PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1), auction_notice_days=0)
         await services.auctions.start()
         setup_started = time.perf_counter()
         ids, bidders = await _open_lots(services, count, bids)

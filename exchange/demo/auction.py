@@ -1,4 +1,5 @@
-"""A live auction in the demo: opens shortly after start, with short periods so a visitor sees it all.
+"""A live auction in the demo: opens as soon as its notice period allows (7 days, a few minutes
+under the demo's acceleration), with short periods so a visitor sees it all.
 
 Called at every start of the demo exchange: when no auction is scheduled or open, it
 schedules one on the next announced English-auction listing that has not been auctioned
@@ -46,11 +47,12 @@ async def ensure_live_demo_auction(services: Services) -> int | None:
             return None
         price: int = await conn.fetchval("SELECT listing_price FROM listings WHERE id = $1", listing_id)
     now = services.clock.now().replace(microsecond=0)
+    opens_at = now + services.auctions.notice + OPENS_AFTER
     spec = AuctionSpec(
         start_price=price,
         increment=max(price // 100, 100),
-        opens_at=now + OPENS_AFTER,
-        scheduled_end=now + OPENS_AFTER + FREE_BIDDING,
+        opens_at=opens_at,
+        scheduled_end=opens_at + FREE_BIDDING,
         quiet_period_s=QUIET_PERIOD_S,
     )
     auction = await auctions.schedule(operator, listing_id, spec)

@@ -83,7 +83,8 @@ class ExchangeApi:
         auction = expect(await self.http.post("/api/auctions/", headers=operator, json={
             "listing_id": listing["id"], "start_price": start_price, "increment": increment,
             "opens_at": opens_at.isoformat(), "scheduled_end": scheduled_end.isoformat(),
-            "quiet_period_s": quiet_period_s}), 201, "scheduling an auction")
+            "quiet_period_s": quiet_period_s}), 201,
+            "scheduling an auction to open this soon (the exchange needs EXCHANGE_AUCTION_NOTICE_DAYS=0)")
         return int(auction["auction_id"])
 
     async def approve(self, operator: dict[str, str], auction_id: int, investor: Party) -> None:

@@ -94,8 +94,9 @@ class Scenario:
     name: ClassVar[str]
     summary: ClassVar[str]
     default_rate: ClassVar[float] = 50.0
-    settings: ClassVar[dict[str, str]] = {}
-    """EXCHANGE_* settings of an exchange started by `exchange load` for this scenario."""
+    settings: ClassVar[dict[str, str]] = {"EXCHANGE_AUCTION_NOTICE_DAYS": "0"}
+    """EXCHANGE_* settings of an exchange started by `exchange load` for this scenario (auctions
+    open moments after they are scheduled, so no 7-day auction notice)."""
 
     def __init__(self, api: ExchangeApi, target: Target, options: Options) -> None:
         self.api, self.target, self.options = api, target, options

@@ -38,6 +38,8 @@ def exchange_server(
     env = os.environ | {
         "DATABASE_URL": pg_server.url(database), "REDIS_URL": redis_server.url, "EXCHANGE_VAR_DIR": str(var_dir),
         "EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(free_port()),
+        # browser tests open auctions moments after scheduling them; the notice rule has its own tests
+        "EXCHANGE_AUCTION_NOTICE_DAYS": "0",
     } | (settings or {})
     log = (var_dir / "server.log").open("w")
     process = subprocess.Popen(

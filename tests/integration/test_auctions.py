@@ -320,7 +320,7 @@ async def test_bids_are_accepted_while_redis_is_down_and_the_feed_catches_up_whe
     server.start()
     redis = aioredis.Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1,
                                     retry=Retry(NoBackoff(), 0))  # the feed has its own backoff
-    engine = AuctionService(services.pool, redis, clock)
+    engine = AuctionService(services.pool, redis, clock, notice=timedelta(0))
     await engine.start()
     try:
         auction_id = await _open(engine, services, parties, clock)

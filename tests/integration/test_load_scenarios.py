@@ -37,7 +37,7 @@ async def exchange(database_url: str, redis_url: str) -> AsyncIterator[Target]:
     redis = aioredis.Redis.from_url(redis_url)
     services = Services.build(pool, redis, SystemClock(), default_calendar(),
                               PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
-                              tender_rules=TenderRules.from_env(SCENARIOS["tender-rush"].settings))
+                              tender_rules=TenderRules.from_env(SCENARIOS["tender-rush"].settings), auction_notice_days=0)
     await services.accounts.register(Registration(role="operator", email=OPERATOR[0], password=OPERATOR[1],
                                                   display_name="Load operator"), allow_operator=True)
     feed = FeedServer(services, tick=0.01)

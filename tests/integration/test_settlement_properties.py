@@ -138,7 +138,7 @@ async def _run(database_url: str, redis_url: str, steps: list[tuple[str, int, bo
     redis = aioredis.Redis.from_url(redis_url)
     clock = FixedClock(START)
     services = Services.build(pool, redis, clock, default_calendar(),
-                              PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+                              PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1), auction_notice_days=0)
     await services.auctions.start()
     try:
         market = await _market(services, clock, next(_runs))

@@ -51,7 +51,7 @@ async def engine(database_url: str, redis_url: str, clock: FixedClock, fake: Fak
     pool = await create_pool(database_url, min_size=1, max_size=10)
     redis = aioredis.Redis.from_url(redis_url)
     services = Services.build(pool, redis, clock, default_calendar(),
-                              PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1), cards=gateway)
+                              PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1), cards=gateway, auction_notice_days=0)
     await services.auctions.start()
     yield services
     await services.auctions.stop()
