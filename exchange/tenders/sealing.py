@@ -58,7 +58,11 @@ def commitment_of(bidder: str, content: SealedContent) -> str:
 
 
 class Sealer:
-    def __init__(self, secret: str) -> None:
+    """`label` keeps each procedure's keys apart: a tender's ("tender") cannot open a quote
+    round's ("quote-round") of the same id, nor the other way round."""
+
+    def __init__(self, secret: str, label: str = "tender") -> None:
+        self._label = label
         self._kek = AESGCM(_derive(secret, b"key-encryption-key"))
         self._mac_key = _derive(secret, b"idempotency-mac")
 
@@ -68,43 +72,46 @@ class Sealer:
         public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         nonce = os.urandom(_NONCE)
-        return public, nonce + self._kek.encrypt(nonce, raw, _aad(tender_id))
+        return public, nonce + self._kek.encrypt(nonce, raw, _aad(tender_id, label=self._label))
 
     def open_key(self, tender_id: int, wrapped: bytes, deadline: datetime, now: datetime) -> bytes:
         """The tender's private key, released only at or after the deadline."""
         if now < deadline:
             raise StillSealed(f"tender {tender_id} is sealed until its deadline")
-        return self._kek.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _aad(tender_id))
+        return self._kek.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _aad(tender_id, label=self._label))
 
     @staticmethod
-    def seal(tender_id: int, public: bytes, bidder: str, price: int, technical: str) -> tuple[SealedContent, bytes]:
+    def seal(tender_id: int, public: bytes, bidder: str, price: int, technical: str,
+             label: str = "tender") -> tuple[SealedContent, bytes]:
         """The proposal with a fresh commitment nonce, and its ciphertext to the tender's public key."""
         content = SealedContent(price, technical, secrets.token_hex(16))
         ephemeral = X25519PrivateKey.generate()
         shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public))
         ephemeral_public = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        key = _content_key(shared, tender_id, bidder)
+        key = _content_key(shared, tender_id, bidder, label)
         nonce = os.urandom(_NONCE)
-        body = AESGCM(key).encrypt(nonce, msgspec.msgpack.encode(content), _aad(tender_id, bidder))
+        body = AESGCM(key).encrypt(nonce, msgspec.msgpack.encode(content), _aad(tender_id, bidder, label))
         return content, ephemeral_public + nonce + body
 
     @staticmethod
-    def unseal(tender_id: int, private: bytes, bidder: str, sealed: bytes) -> SealedContent:
+    def unseal(tender_id: int, private: bytes, bidder: str, sealed: bytes, label: str = "tender") -> SealedContent:
         ephemeral_public, nonce, body = sealed[:32], sealed[32:32 + _NONCE], sealed[32 + _NONCE:]
         shared = X25519PrivateKey.from_private_bytes(private).exchange(
             X25519PublicKey.from_public_bytes(ephemeral_public))
-        plain = AESGCM(_content_key(shared, tender_id, bidder)).decrypt(nonce, body, _aad(tender_id, bidder))
+        plain = AESGCM(_content_key(shared, tender_id, bidder, label)).decrypt(
+            nonce, body, _aad(tender_id, bidder, label))
         return msgspec.msgpack.decode(plain, type=SealedContent)
 
     def request_mac(self, tender_id: int, bidder: str, price: int, technical: str) -> str:
         """Tells a retry with the same body from another body, without storing a guessable hash of the price."""
-        payload = msgspec.msgpack.encode((tender_id, bidder, price, technical))
+        parts: tuple[object, ...] = (tender_id, bidder, price, technical)
+        payload = msgspec.msgpack.encode(parts if self._label == "tender" else (self._label, *parts))
         return hmac.new(self._mac_key, payload, hashlib.sha256).hexdigest()
 
 
-def _content_key(shared: bytes, tender_id: int, bidder: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_aad(tender_id, bidder)).derive(shared)
+def _content_key(shared: bytes, tender_id: int, bidder: str, label: str = "tender") -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_aad(tender_id, bidder, label)).derive(shared)
 
 
-def _aad(tender_id: int, bidder: str = "") -> bytes:
-    return f"tender:{tender_id}:{bidder}".encode()
+def _aad(tender_id: int, bidder: str = "", label: str = "tender") -> bytes:
+    return f"{label}:{tender_id}:{bidder}".encode()
