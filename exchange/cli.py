@@ -44,7 +44,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     host, port = args.host or settings.host, args.port or settings.port
 
     async def serve(services: Any) -> int:
+        from exchange.demo.agreements import ensure_demo_agreement
         from exchange.demo.auction import ensure_live_demo_auction
+        from exchange.demo.listing_procedure import ensure_demo_procedure
+        from exchange.demo.quotes import ensure_demo_quote_round
 
         if settings.load_demo and not await demo_loaded(services):
             counts = await load_demo(services)
@@ -52,8 +55,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         await services.auctions.start()  # rebuilds live books and applies deadlines missed while down
         services.settlement.start()  # and settlement deadlines, then sweeps every few seconds
         services.tenders.start()  # and tender deadlines (openings, awards, refunds)
+        services.quotes.start()  # and quote rounds whose deadline passed (opening, award)
+        services.listing_changes.start()  # and suspended listings whose month ran out
+        services.agreements.start()  # and agreement notices that ended (their trades open)
+        services.procedure.start()  # and the listing procedure's deadlines (qualification, outcome)
         if settings.load_demo:
             await ensure_live_demo_auction(services)
+            await ensure_demo_procedure(services)
+            await ensure_demo_agreement(services)
+            await ensure_demo_quote_round(services)
         feed = FeedServer(services, web_port=port)
         feed_port = await feed.start(host, args.feed_port or settings.feed_port or port + 1)
         app = create_app(services, secure_cookies=settings.secure_cookies, run_engine=False,
@@ -68,6 +78,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             await server.serve()
         finally:
             await feed.stop()
+            await services.procedure.stop()
+            await services.agreements.stop()
+            await services.listing_changes.stop()
+            await services.quotes.stop()
             await services.tenders.stop()
             await services.settlement.stop()
             await services.auctions.stop()

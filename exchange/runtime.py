@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 import redis.asyncio as aioredis
 
+from exchange.agreements.types import AgreementRules
 from exchange.calendar import default_calendar
 from exchange.clock import Clock, SystemClock
 from exchange.config import Settings
@@ -16,6 +17,7 @@ from exchange.infra.db import create_pool
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from exchange.infra.migrations import migrate
 from exchange.problems.types import ProblemRules
+from exchange.quotes.types import QuoteRules
 from exchange.services import Services
 from exchange.settlement.stripe_gateway import StripeGateway
 from exchange.settlement.types import SettlementRules
@@ -68,7 +70,10 @@ async def open_services(
             yield Services.build(pool, redis, clock or SystemClock(), default_calendar(settings.acceleration),
                                  cards=cards, rules=SettlementRules.from_env(os.environ),
                                  tender_secret=settings.secret_key, tender_rules=TenderRules.from_env(os.environ),
-                                 problem_rules=ProblemRules.from_env(os.environ))
+                                 problem_rules=ProblemRules.from_env(os.environ),
+                                 quote_rules=QuoteRules.from_env(os.environ),
+                                 auction_notice_days=settings.auction_notice_days,
+                                 agreement_rules=AgreementRules.from_env(os.environ))
         finally:
             if cards is not None:
                 await cards.aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -12,15 +13,22 @@ from argon2 import PasswordHasher
 from exchange.accounts.service import AccountService
 from exchange.accounts.sessions import SessionStore
 from exchange.achievements.service import AchievementService
+from exchange.agreements.service import AgreementService
+from exchange.agreements.types import AgreementRules
 from exchange.auctions.qualification import AllOf, OperatorApproval
-from exchange.auctions.service import AuctionService
+from exchange.auctions.service import AUCTION_NOTICE_DAYS, AuctionService
 from exchange.calendar import WorkingDayCalendar
 from exchange.catalogue.service import CatalogueService
 from exchange.clock import Clock
 from exchange.infra.ratelimit import RateLimiter
+from exchange.listings.changes import ListingChangeService
+from exchange.listings.procedure import ListingProcedureService
+from exchange.listings.procedure_rules import ProcedureBuyers
 from exchange.listings.service import ListingService
 from exchange.problems.service import ProblemService
 from exchange.problems.types import ProblemRules
+from exchange.quotes.service import QuoteService
+from exchange.quotes.types import QuoteRules
 from exchange.settlement.cards import CardGateway
 from exchange.settlement.qualification import DepositHeld
 from exchange.settlement.service import SettlementService
@@ -40,6 +48,8 @@ class Services:
     sessions: SessionStore
     achievements: AchievementService
     listings: ListingService
+    listing_changes: ListingChangeService
+    procedure: ListingProcedureService
     catalogue: CatalogueService
     limiter: RateLimiter
     auctions: AuctionService
@@ -47,6 +57,8 @@ class Services:
     trades: TradeService
     tenders: TenderService
     problems: ProblemService
+    quotes: QuoteService
+    agreements: AgreementService
 
     @classmethod
     def build(
@@ -54,12 +66,19 @@ class Services:
         hasher: PasswordHasher | None = None, *, cards: CardGateway | None = None,
         rules: SettlementRules | None = None, tender_secret: str | None = None,
         tender_rules: TenderRules | None = None, problem_rules: ProblemRules | None = None,
+        quote_rules: QuoteRules | None = None,
+        auction_notice_days: int = AUCTION_NOTICE_DAYS, agreement_rules: AgreementRules | None = None,
     ) -> Services:
         """`tender_secret` wraps each tender's key (the exchange's secret key); without one, a key
         for this process only: proposals sealed by it cannot be opened after a restart."""
         limiter = RateLimiter(redis)
-        auctions = AuctionService(pool, redis, clock, AllOf(OperatorApproval(), DepositHeld()))
+        auctions = AuctionService(pool, redis, clock, AllOf(OperatorApproval(), DepositHeld(), ProcedureBuyers()),
+                                  notice=timedelta(days=auction_notice_days) / calendar.acceleration)
         trades = TradeService(pool, clock, calendar, rules, cards)
+        settlement = SettlementService(pool, clock, calendar, auctions, trades, rules, cards)
+        secret = tender_secret or secrets.token_urlsafe(32)  # quote rounds' keys are wrapped by it too
+        procedure = ListingProcedureService(pool, clock, calendar, auctions, settlement, trades)
+        auctions.on_scheduled.append(procedure.auction_scheduled)
         return cls(
             pool=pool,
             redis=redis,
@@ -69,11 +88,15 @@ class Services:
             sessions=SessionStore(redis),
             achievements=AchievementService(pool, clock),
             listings=ListingService(pool, clock, calendar),
+            listing_changes=ListingChangeService(pool, clock, calendar),
+            procedure=procedure,
             catalogue=CatalogueService(pool, clock),
             limiter=limiter,
             auctions=auctions,
-            settlement=SettlementService(pool, clock, calendar, auctions, trades, rules, cards),
+            settlement=settlement,
             trades=trades,
-            tenders=TenderService(pool, clock, calendar, tender_secret or secrets.token_urlsafe(32), tender_rules),
+            tenders=TenderService(pool, clock, calendar, secret, tender_rules),
             problems=ProblemService(pool, clock, calendar, problem_rules),
+            quotes=QuoteService(pool, clock, calendar, secret, settlement, quote_rules),
+            agreements=AgreementService(pool, clock, calendar, trades, agreement_rules),
         )

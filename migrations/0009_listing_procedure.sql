@@ -44,7 +44,10 @@ CREATE TABLE listing_intents (
     decided_by       bigint REFERENCES accounts (id),
     decided_at       timestamptz,
     reasons          text NOT NULL DEFAULT '' CHECK (length(reasons) <= 2000),
+    -- the numbers (1-based) of the published bidder conditions a refused investor does not meet
+    unmet_conditions integer[] NOT NULL DEFAULT '{}',
     UNIQUE (listing_id, investor_id),
+    CHECK (status <> 'refused' OR (cardinality(unmet_conditions) > 0 AND reasons <> '')),
     CHECK (status IN ('registered', 'withdrawn') OR decided_at IS NOT NULL)
 );
 CREATE INDEX listing_intents_investor ON listing_intents (investor_id);
@@ -161,11 +164,14 @@ CREATE TABLE quote_rounds (
 CREATE TABLE quote_proposals (
     round_id        bigint NOT NULL REFERENCES quote_rounds (id),
     investor_id     bigint NOT NULL REFERENCES accounts (id),
+    seq             bigserial NOT NULL UNIQUE,  -- submission order: the earlier wins an exact tie
     commitment      text NOT NULL,
     sealed          bytea NOT NULL,
     request_mac     text NOT NULL,
     submitted_at    timestamptz NOT NULL,
     -- known only after the opening
+    revealed_at     timestamptz,
+    nonce           text,
     price           bigint CHECK (price IS NULL OR price > 0),
     plan            text,
     technical_score integer CHECK (technical_score IS NULL OR technical_score BETWEEN 0 AND 10000),

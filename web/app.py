@@ -18,25 +18,33 @@ from litestar.template.config import TemplateConfig
 from exchange.config import SettlementAccount
 from exchange.services import Services
 from web.api.accounts import AccountsApi
+from web.api.agreements import AgreementsApi
 from web.api.auctions import AuctionsApi, LotBidsApi
 from web.api.catalogue import CatalogueApi
 from web.api.disclosures import DisclosuresApi
+from web.api.listing_changes import ListingChangesApi
+from web.api.listing_procedure import ListingProcedureApi
 from web.api.problems import ProblemEscrowsApi, ProblemsApi
+from web.api.quotes import QuoteRoundIndexApi, QuoteRoundsApi
 from web.api.registry import AchievementsApi, ListingsApi, ReviewQueueApi
 from web.api.settlement import BankTransfersApi, DepositsApi, MoneyApi, PayoutsApi, TradesApi
 from web.api.tenders import TendersApi, TenderSecuritiesApi
 from web.auth import IdentityMiddleware, raise_identity_error
 from web.errors import EXCEPTION_HANDLERS
 from web.pages.account import AccountPages
+from web.pages.agreements import AgreementPages
 from web.pages.auctions import AuctionPages
 from web.pages.auth import AuthPages
 from web.pages.catalogue import CataloguePages
 from web.pages.certificates import CertificatePages
 from web.pages.disclosures import DisclosurePages
 from web.pages.institution import InstitutionPages
+from web.pages.listing_changes import ListingChangePages
+from web.pages.listing_procedure import ListingProcedurePages
 from web.pages.money import MoneyPages
 from web.pages.operator import OperatorPages
 from web.pages.problems import ProblemPages
+from web.pages.quotes import QuotePages
 from web.pages.settlement_desk import SettlementDeskPages
 from web.pages.tenders import TenderPages
 
@@ -62,10 +70,18 @@ async def _start(app: Litestar) -> None:
         await app.state.services.auctions.start()
         app.state.services.settlement.start()
         app.state.services.tenders.start()
+        app.state.services.listing_changes.start()
+        app.state.services.quotes.start()
+        app.state.services.agreements.start()
+        app.state.services.procedure.start()
 
 
 async def _stop(app: Litestar) -> None:
     if app.state.run_engine:
+        await app.state.services.procedure.stop()
+        await app.state.services.agreements.stop()
+        await app.state.services.quotes.stop()
+        await app.state.services.listing_changes.stop()
         await app.state.services.tenders.stop()
         await app.state.services.settlement.stop()
         await app.state.services.auctions.stop()
@@ -92,7 +108,11 @@ def create_app(
             CataloguePages, AuthPages, InstitutionPages, OperatorPages, AccountPages, AuctionPages,
             MoneyPages, SettlementDeskPages, CertificatePages,
             TenderPages, ProblemPages,
+            QuoteRoundIndexApi, QuoteRoundsApi, QuotePages,
+            AgreementsApi, AgreementPages,
             DisclosuresApi, DisclosurePages,
+            ListingChangesApi, ListingChangePages,
+            ListingProcedureApi, ListingProcedurePages,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
         middleware=[IdentityMiddleware(secure_cookies=secure_cookies)],

@@ -505,6 +505,11 @@ def format_time(moment: datetime | None) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
+def format_iso(iso: str | None) -> str:
+    """An ISO 8601 instant from a service's view, in Beijing time (empty for none)."""
+    return format_time(datetime.fromisoformat(iso)) if iso else ""
+
+
 def format_date(moment: datetime | None) -> str:
     if moment is None:
         return ""

@@ -71,7 +71,9 @@ async def of_owner(conn: Conn, owner_id: int) -> list[Achievement]:
 
 async def has_open_listing(conn: Conn, achievement_id: int) -> bool:
     found: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM listings WHERE achievement_id = $1 AND status IN ('submitted', 'announced'))",
+        """SELECT EXISTS (SELECT 1 FROM listings WHERE achievement_id = $1 AND status IN (
+               'submitted', 'announced', 'suspended', 'qualifying', 'unsold', 'agreement', 'competition'))
+           OR EXISTS (SELECT 1 FROM agreements WHERE achievement_id = $1 AND status IN ('noticed', 'objected', 'cleared'))""",
         achievement_id,
     )
     return found

@@ -10,11 +10,13 @@ import msgspec
 from exchange.achievements.types import FIELDS, FundingSource, Kind
 from exchange.clock import Clock
 from exchange.listings import repository as listings
-from exchange.listings.types import Listing
+from exchange.listings.types import PUBLIC_STATUSES, Listing
 from exchange.validation import MAX_AMOUNT, FieldErrors, amount, choice, text
 
 PAGE_SIZE_MAX = 100
 PHASES = ("announcing", "ended")
+CATALOGUE_STATUSES = tuple(s for s in PUBLIC_STATUSES if s != "relisted")
+"""A relisted listing is replaced by its relisting in the catalogue (its page stays public)."""
 
 
 class CatalogueQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -74,12 +76,13 @@ class CatalogueService:
         errors.raise_if_any()
 
         now: datetime = self._clock.now()
-        where = ["l.status = 'announced'"]
         args: list[object] = []
 
         def arg(value: object) -> str:
             args.append(value)
             return f"${len(args)}"
+
+        where = [f"l.status = ANY({arg(list(CATALOGUE_STATUSES))}::text[])"]
 
         if q:
             where.append(f"l.search_text LIKE {arg(_like_pattern(q))}")
@@ -90,9 +93,9 @@ class CatalogueService:
         if query.funding_source:
             where.append(f"a.funding_source = {arg(query.funding_source)}")
         if query.status == "announcing":
-            where.append(f"l.announcement_end > {arg(now)}")
+            where.append(f"l.status = 'announced' AND l.announcement_end > {arg(now)}")
         elif query.status == "ended":
-            where.append(f"l.announcement_end <= {arg(now)}")
+            where.append(f"NOT (l.status = 'announced' AND l.announcement_end > {arg(now)})")
         if query.min_price is not None:
             where.append(f"l.listing_price >= {arg(query.min_price)}")
         if query.max_price is not None and query.max_price < MAX_AMOUNT:

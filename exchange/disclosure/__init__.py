@@ -4,6 +4,18 @@ Services publish in the transaction of the fact itself, one line each:
 `await disclosure.publish(conn, await disclosure.auction_notice(conn, auction_id, now))`.
 """
 
+from exchange.disclosure.agreement_notices import (
+    agreement_cleared,
+    agreement_notice,
+    agreement_objection_outcome,
+)
+from exchange.disclosure.listing_notices import (
+    corrected_announcement,
+    listing_change,
+    listing_extension,
+    listing_resumption,
+    listing_suspension,
+)
 from exchange.disclosure.notices import (
     auction_failed,
     auction_notice,
@@ -24,7 +36,9 @@ from exchange.disclosure.tender_notices import (
 from exchange.disclosure.types import Kind, Notice, Record
 
 __all__ = [
-    "DisclosureService", "Kind", "Notice", "Record", "auction_failed", "auction_notice", "correct",
+    "agreement_cleared", "agreement_notice", "agreement_objection_outcome",
+    "DisclosureService", "Kind", "Notice", "Record", "corrected_announcement", "listing_change",
+    "listing_extension", "listing_resumption", "listing_suspension", "auction_failed", "auction_notice", "correct",
     "deal_announcement", "listing_announcement", "objection_outcome", "problem_arbitration",
     "problem_milestone_accepted", "publish", "tender_announcement",
     "tender_award", "tender_candidates", "tender_objection_outcome", "tender_opening", "transaction_certificate",

@@ -35,6 +35,15 @@ TAGS: dict[str, list[str]] = {
     Kind.TENDER_OBJECTION_OUTCOME: ["tenderUpdate"],
     Kind.PROBLEM_MILESTONE_ACCEPTED: ["implementation"],
     Kind.PROBLEM_ARBITRATION: ["implementation"],
+    Kind.AGREEMENT_NOTICE: ["tender"],
+    Kind.AGREEMENT_OBJECTION_OUTCOME: ["tenderUpdate"],
+    Kind.AGREEMENT_CLEARED: ["tenderUpdate"],
+    Kind.QUOTE_OPENING: ["tenderUpdate"],
+    Kind.LISTING_CHANGE: ["tenderAmendment"],
+    Kind.LISTING_EXTENSION: ["tenderAmendment"],
+    Kind.LISTING_SUSPENSION: ["tenderUpdate"],
+    Kind.LISTING_RESUMPTION: ["tenderUpdate"],
+    Kind.LISTING_OUTCOME: ["tenderUpdate"],
 }
 TENDER_KINDS = {Kind.TENDER_ANNOUNCEMENT, Kind.TENDER_OPENING, Kind.TENDER_CANDIDATES, Kind.TENDER_AWARD,
                 Kind.TENDER_OBJECTION_OUTCOME, Kind.PROBLEM_MILESTONE_ACCEPTED, Kind.PROBLEM_ARBITRATION}
@@ -125,6 +134,27 @@ def _problem_sections(kind: str, body: dict[str, Any], ref: str) -> dict[str, An
     return {"contracts": [{"id": f"{ref}-CONTRACT", "awardID": f"{ref}-AWARD", "implementation": implementation}]}
 
 
+def _agreement_sections(kind: str, body: dict[str, Any], tender: dict[str, Any]) -> dict[str, Any]:
+    """协议定价公示: a limited (single-buyer) procedure; the notice period is its tender period,
+    each objection's answer an enquiry, the clearance completes it (the deal is its award)."""
+    notice = body["notice"]
+    period = {"startDate": notice["start"], "endDate": notice["end"]}
+    if kind == Kind.AGREEMENT_NOTICE:
+        return {"tender": tender | {
+            "status": "active", "procurementMethod": "limited", "value": value(body["price"], str(body["currency"])),
+            "procurementMethodDetails": "协议定价 agreement pricing with a public notice; related party: "
+                                        + ("yes" if body["related_party"]["flag"] else "no"),
+            "description": body["item"].get("summary"), "tenderPeriod": period,
+            "enquiryPeriod": period, "submissionMethodDetails": body["objection_procedure"]}}
+    if kind == Kind.AGREEMENT_CLEARED:
+        return {"tender": tender | {"status": "complete", "tenderPeriod": period}}
+    objection = body["objection"]
+    return {"tender": tender | {"status": "cancelled" if body["outcome"] == "upheld" else "active", "enquiries": [{
+        "id": f"{tender['items'][0]['id']}-objection-{objection['no']}", "date": objection["filed_at"],
+        "title": f"Objection ({body['outcome']})", "description": objection["grounds"], "answer": body["answer"],
+        "dateAnswered": body["answered_at"]}]}}
+
+
 def _parties(body: dict[str, Any]) -> list[dict[str, Any]]:
     if body.get("owner"):
         return _tender_parties(body)
@@ -155,6 +185,14 @@ def _sections(kind: str, body: dict[str, Any], item: dict[str, Any], ocid: str) 
             "submissionMethod": ["electronicAuction"], "awardCriteria": "priceOnly",
             "minValue": value(body["start_price"], currency),
             "tenderPeriod": {"startDate": body["time"]["opens_at"], "endDate": body["time"]["scheduled_end"]}}}
+    if kind in (Kind.AGREEMENT_NOTICE, Kind.AGREEMENT_OBJECTION_OUTCOME, Kind.AGREEMENT_CLEARED):
+        return _agreement_sections(kind, body, tender)
+    if kind == Kind.QUOTE_OPENING:  # 一次性报价 / 综合评议: the sealed quotes as bids
+        return {"tender": tender | {"status": "complete" if body["opened"] else "unsuccessful",
+                                    "numberOfTenderers": body["proposals_received"]},
+                "bids": {"details": [{"id": p["commitment"], "date": p["submitted_at"], "status": "valid",
+                                      "tenderers": [_org(p["bidder"])], "value": value(p["price"], currency)}
+                                     for p in body["proposals"]]}}
     if kind == Kind.AUCTION_FAILED:
         return {"tender": tender | {"status": "unsuccessful", "minValue": value(body["start_price"], currency)}}
     if kind == Kind.DEAL_ANNOUNCEMENT:

@@ -14,7 +14,8 @@ COLUMNS = """l.id, l.reference_no, l.achievement_id, l.seller_id, o.display_name
     a.inventors, a.funding_source, a.programme, a.maturity, a.appraised_value, l.listing_price,
     l.currency, l.deposit, l.transfer_mode, l.terms, l.bidder_conditions, l.competitive_method,
     l.announcement_wd AS announcement_working_days, l.submitted_at, l.reviewed_at,
-    l.return_reasons, l.announcement_start, l.announcement_end"""
+    l.return_reasons, l.announcement_start, l.announcement_end, l.price_weight_bp, l.qualification_due,
+    l.outcome_at, l.agreement_due, l.relisted_from, l.below_floor_approved_by"""
 FROM = "listings l JOIN achievements a ON a.id = l.achievement_id JOIN accounts o ON o.id = l.seller_id"
 
 
@@ -31,13 +32,14 @@ async def insert(conn: Conn, values: dict[str, Any]) -> int:
     new_id: int = await conn.fetchval(
         """INSERT INTO listings (reference_no, achievement_id, seller_id, status, listing_price,
                currency, deposit, transfer_mode, terms, bidder_conditions, competitive_method,
-               announcement_wd, submitted_at, search_text)
-           VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+               announcement_wd, submitted_at, search_text, price_weight_bp, relisted_from)
+           VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
            RETURNING id""",
         values["reference_no"], values["achievement_id"], values["seller_id"],
         values["listing_price"], values["currency"], values["deposit"], values["transfer_mode"],
         values["terms"], values["bidder_conditions"], values["competitive_method"],
         values["announcement_wd"], values["submitted_at"], values["search_text"],
+        values["price_weight_bp"], values.get("relisted_from"),
     )
     return new_id
 
@@ -46,11 +48,11 @@ async def resubmit(conn: Conn, listing_id: int, values: dict[str, Any]) -> None:
     await conn.execute(
         """UPDATE listings SET status = 'submitted', listing_price = $2, deposit = $3,
                transfer_mode = $4, terms = $5, bidder_conditions = $6, competitive_method = $7,
-               announcement_wd = $8, submitted_at = $9, search_text = $10
+               announcement_wd = $8, submitted_at = $9, search_text = $10, price_weight_bp = $11
            WHERE id = $1""",
         listing_id, values["listing_price"], values["deposit"], values["transfer_mode"],
         values["terms"], values["bidder_conditions"], values["competitive_method"],
-        values["announcement_wd"], values["submitted_at"], values["search_text"],
+        values["announcement_wd"], values["submitted_at"], values["search_text"], values["price_weight_bp"],
     )
 
 
@@ -78,15 +80,16 @@ async def set_status(conn: Conn, listing_id: int, status: ListingStatus) -> None
 
 async def record_review(
     conn: Conn, *, listing_id: int, operator_id: int, decision: str, reasons: str,
-    now: datetime, announcement: tuple[datetime, datetime] | None,
+    now: datetime, announcement: tuple[datetime, datetime] | None, below_floor_approved: bool = False,
 ) -> None:
     start, end = announcement if announcement else (None, None)
     await conn.execute(
         """UPDATE listings SET status = $2, reviewed_at = $3, reviewed_by = $4, return_reasons = $5,
-               announcement_start = $6, announcement_end = $7
+               announcement_start = $6, announcement_end = $7,
+               below_floor_approved_by = CASE WHEN $8 THEN $4 ELSE below_floor_approved_by END
            WHERE id = $1""",
         listing_id, "announced" if decision == "approve" else "returned", now, operator_id,
-        reasons, start, end,
+        reasons, start, end, below_floor_approved,
     )
     await conn.execute(
         """INSERT INTO listing_reviews (listing_id, operator_id, decision, reasons, decided_at)

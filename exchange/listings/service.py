@@ -14,11 +14,13 @@ from exchange.achievements import repository as achievements
 from exchange.achievements.types import Achievement
 from exchange.calendar import WorkingDayCalendar
 from exchange.clock import Clock
-from exchange.errors import Conflict, NotFound
+from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.infra.db import Conn
 from exchange.listings import repository as repo
 from exchange.listings.types import (
     DEFAULT_ANNOUNCEMENT_WD,
+    MIN_PRICE_WEIGHT_BP,
+    PUBLIC_STATUSES,
     CompetitiveMethod,
     Listing,
     ListingInput,
@@ -29,15 +31,19 @@ from exchange.listings.types import (
     default_deposit,
 )
 from exchange.validation import FieldErrors, amount, choice, text
+from matching_core.listing import ListingPrices, relist_floor
 
 MAX_ANNOUNCEMENT_WD = 250
 
 
-def _validate(form: ListingInput, achievement: Achievement) -> dict[str, Any]:
+def _validate(form: ListingInput, achievement: Achievement, *, relisting: bool = False) -> dict[str, Any]:
+    """`relisting`: a relisting of an unsold listing may go below the appraisal (to 90% of it
+    freely, lower with the operator's approval at the review)."""
     errors = FieldErrors()
     price = amount(errors, "listing_price", form.listing_price)
     if (
         "listing_price" not in errors.errors
+        and not relisting
         and achievement.appraised_value is not None
         and price < achievement.appraised_value
     ):
@@ -51,6 +57,10 @@ def _validate(form: ListingInput, achievement: Achievement) -> dict[str, Any]:
             "announcement_working_days",
             f"must be between {DEFAULT_ANNOUNCEMENT_WD} and {MAX_ANNOUNCEMENT_WD} working days",
         )
+    weight = form.price_weight_bp
+    if isinstance(weight, bool) or not MIN_PRICE_WEIGHT_BP <= weight <= 10_000:
+        errors.add("price_weight_bp", f"the weight of price in a weighted quote: basis points from "
+                                      f"{MIN_PRICE_WEIGHT_BP} ({MIN_PRICE_WEIGHT_BP // 100}%) to 10000 (100%)")
     values = {
         "listing_price": price,
         "deposit": deposit,
@@ -62,9 +72,17 @@ def _validate(form: ListingInput, achievement: Achievement) -> dict[str, Any]:
         "terms": text(errors, "terms", form.terms, max_len=5000, multiline=True),
         "bidder_conditions": text(errors, "bidder_conditions", form.bidder_conditions, max_len=5000, multiline=True),
         "announcement_wd": days,
+        "price_weight_bp": weight,
     }
     errors.raise_if_any()
     return values
+
+
+def _below_relist_floor(listing: Listing) -> bool:
+    """A relisting priced below 90% of the appraisal (only the operator's approval lets it through)."""
+    if listing.relisted_from is None or listing.appraised_value is None:
+        return False
+    return listing.listing_price < relist_floor(ListingPrices(listing.listing_price, listing.appraised_value))
 
 
 def _search_text(achievement: Achievement, reference_no: str) -> str:
@@ -109,7 +127,7 @@ class ListingService:
                 raise Conflict("only a listing returned by the operator can be corrected and resubmitted")
             achievement = await achievements.get(conn, listing.achievement_id)
             assert achievement is not None
-            values = _validate(form, achievement)
+            values = _validate(form, achievement, relisting=listing.relisted_from is not None)
             values |= {"submitted_at": self._clock.now(),
                        "search_text": _search_text(achievement, listing.reference_no)}
             await repo.resubmit(conn, listing_id, values)
@@ -138,12 +156,23 @@ class ListingService:
                 raise NotFound("no such listing")
             if listing.status != ListingStatus.SUBMITTED:
                 raise Conflict(f"this listing is {listing.status.value}, not awaiting review")
+            below_floor = decision == "approve" and _below_relist_floor(listing)
+            if review.approve_below_floor and not below_floor:
+                raise ValidationFailed("only the approval of a relisting priced below 90% of the appraisal "
+                                       "takes approve_below_floor", field_errors={
+                                           "approve_below_floor": "this listing needs no such approval"})
+            if below_floor and not review.approve_below_floor:
+                floor = relist_floor(ListingPrices(listing.listing_price, listing.appraised_value))
+                raise ValidationFailed(
+                    "a relisting below 90% of the appraisal needs the operator's explicit approval",
+                    field_errors={"approve_below_floor": f"the price {listing.listing_price} is below the relisting "
+                                                         f"floor {floor} (90% of the appraisal): approve it explicitly"})
             announcement = None
             if decision == "approve":
                 announcement = (now, self.announcement_end(now, listing.announcement_working_days))
             await repo.record_review(
                 conn, listing_id=listing_id, operator_id=operator.id, decision=decision,
-                reasons=reasons, now=now, announcement=announcement,
+                reasons=reasons, now=now, announcement=announcement, below_floor_approved=below_floor,
             )
             await disclosure.publish(conn, await disclosure.listing_announcement(conn, listing_id, now))
             return await self._get(conn, listing_id)
@@ -162,12 +191,12 @@ class ListingService:
             return await repo.of_seller(conn, seller.id)
 
     async def get_for(self, account: Account | None, listing_id: int) -> Listing:
-        """A listing as its viewer may see it: the public sees announced ones only."""
+        """A listing as its viewer may see it: the public sees it from its announcement on."""
         async with self._pool.acquire() as conn:
             listing = await repo.get(conn, listing_id)
         if listing is None:
             raise NotFound("no such listing")
-        if listing.status == ListingStatus.ANNOUNCED:
+        if listing.status.value in PUBLIC_STATUSES:
             return listing
         if account is not None and (account.role == Role.OPERATOR or account.id == listing.seller_id):
             return listing

@@ -11,6 +11,13 @@ class ListingStatus(StrEnum):
     RETURNED = "returned"
     ANNOUNCED = "announced"
     WITHDRAWN = "withdrawn"
+    SUSPENDED = "suspended"  # the announcement's clock is paused (at most a month)
+    QUALIFYING = "qualifying"  # the period ended: intents are qualified, deposits paid
+    UNSOLD = "unsold"  # no qualified, deposited buyer: extend or relist
+    AGREEMENT = "agreement"  # one buyer: it confirms a quote at or above the listing price
+    COMPETITION = "competition"  # two or more: the method chosen at listing
+    DEALT = "dealt"  # a trade was opened
+    RELISTED = "relisted"  # replaced by a new listing
 
 
 class CompetitiveMethod(StrEnum):
@@ -29,6 +36,10 @@ class TransferMode(StrEnum):
 
 DEFAULT_ANNOUNCEMENT_WD = 20
 DEFAULT_DEPOSIT_BASIS_POINTS = 1_000  # 10% of the listing price
+DEFAULT_PRICE_WEIGHT_BP = 6_000  # weighted quote (综合评议): price counts 60% of the score
+MIN_PRICE_WEIGHT_BP = 1_000  # ... and never less than 10%
+PUBLIC_STATUSES = ("announced", "suspended", "qualifying", "unsold", "agreement", "competition", "dealt", "relisted")
+"""Statuses in which a listing is public (its announcement and what followed)."""
 
 
 class ListingInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -40,11 +51,16 @@ class ListingInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     competitive_method: str = CompetitiveMethod.ENGLISH_AUCTION.value
     deposit: int | None = None
     announcement_working_days: int = DEFAULT_ANNOUNCEMENT_WD
+    price_weight_bp: int = DEFAULT_PRICE_WEIGHT_BP
 
 
 class Review(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`approve_below_floor`: the operator's explicit approval of a relisting priced below
+    90% of the appraisal."""
+
     decision: str
     reasons: str = ""
+    approve_below_floor: bool = False
 
 
 class ReviewRecord(msgspec.Struct, frozen=True):
@@ -86,6 +102,12 @@ class Listing(msgspec.Struct, frozen=True):
     return_reasons: str
     announcement_start: datetime | None
     announcement_end: datetime | None
+    price_weight_bp: int = DEFAULT_PRICE_WEIGHT_BP
+    qualification_due: datetime | None = None
+    outcome_at: datetime | None = None
+    agreement_due: datetime | None = None
+    relisted_from: int | None = None
+    below_floor_approved_by: int | None = None
 
     def announcing(self, now: datetime) -> bool:
         return (

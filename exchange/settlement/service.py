@@ -25,6 +25,7 @@ from exchange.errors import Conflict, NotAuthenticated, NotFound, ValidationFail
 from exchange.infra.db import Conn
 from exchange.infra.sweeper import Sweeper
 from exchange.ledger import ledger
+from exchange.listings import procedure_rules
 from exchange.listings import repository as listings
 from exchange.settlement import moves
 from exchange.settlement import repository as repo
@@ -80,6 +81,11 @@ class SettlementService:
             assert listing is not None
             if investor.id == listing.seller_id:
                 raise Conflict("the seller can never bid on its own lot")
+            problem = await procedure_rules.buyer_problem(conn, listing.id, investor.id)
+            if problem is not None:
+                raise Conflict(f"the investor is not qualified: {problem}")
+            if listing.outcome_at is not None:  # a buyer of the listing's procedure: its deposit secures the auction
+                await self.move_deposits_to_auction(conn, listing.id, auction_id)
             deposit_id = None
             if listing.deposit > 0:
                 deposit_id = await repo.insert_deposit(conn, {
@@ -278,7 +284,9 @@ class SettlementService:
                RETURNING investor_id""", listing_id, auction_id)
         return [row["investor_id"] for row in rows]
 
-    async def close_listing_sale(self, conn: Conn, listing_id: int, sale: Sale | None, now: datetime) -> int | None:
+    async def close_listing_sale(
+        self, conn: Conn, listing_id: int, sale: Sale | None, now: datetime, *, announce: bool = True,
+    ) -> int | None:
         """The end of a listing's bidding outside an auction (its one buyer's agreement, a sealed or
         weighted quote): the buyer's deposit goes towards the price, every other deposit of the
         listing is released at once and unpaid ones lapse. The trade's id, if a sale opened one.
@@ -297,7 +305,7 @@ class SettlementService:
         if sale is None:
             return None
         own = next((d for d in deposits if d["investor_id"] == buyer), None)
-        return await self._trades.open_sale(conn, sale, own, now)
+        return await self._trades.open_sale(conn, sale, own, now, announce=announce)
 
     async def card_actions(self) -> None:
         await self._card_actions()

@@ -71,9 +71,13 @@ class TradeService:
                     auction_id=auction_id, round=round_)
         return await self.open_sale(conn, sale, deposit, now)
 
-    async def open_sale(self, conn: Conn, sale: Sale, deposit: asyncpg.Record | None, now: datetime) -> int | None:
+    async def open_sale(
+        self, conn: Conn, sale: Sale, deposit: asyncpg.Record | None, now: datetime, *, announce: bool = True,
+    ) -> int | None:
         """The trade of any sale: an auction, a listing's one buyer, a quote, an agreement notice.
-        None if it was opened before. A held `deposit` goes towards the price."""
+        None if it was opened before. A held `deposit` goes towards the price. `announce` False:
+        a trade opened only to forfeit it at once (a sole buyer who let its agreement lapse) is
+        not a deal and publishes no deal announcement."""
         if sale.agreement_id is not None:
             lot = await conn.fetchrow(
                 "SELECT seller_id, currency, achievement_id FROM agreements WHERE id = $1", sale.agreement_id)
@@ -99,7 +103,8 @@ class TradeService:
         if deposit is not None and deposit["status"] == "held":
             applied = await moves.apply_deposit(conn, deposit, trade_id, sale.price, now)
             await repo.set_trade(conn, trade_id, deposit_applied=applied)
-        await disclosure.publish(conn, await disclosure.deal_announcement(conn, trade_id, now, self._calendar))
+        if announce:
+            await disclosure.publish(conn, await disclosure.deal_announcement(conn, trade_id, now, self._calendar))
         return trade_id
 
     # -- the buyer ------------------------------------------------------------------------
@@ -334,10 +339,15 @@ class TradeService:
                 return
             reason = ("the contract was not confirmed in time" if trade["status"] == TradeStatus.AWAITING_CONTRACT
                       else "the balance was not paid in time")
-            await moves.forfeit(conn, trade, self.rules.forfeit_seller_share_bp,
-                                (await self._providers(conn, trade))["deposit"], now)
-            await repo.set_trade(conn, trade_id, status=TradeStatus.FORFEITED.value, forfeited_at=now,
-                                 forfeit_reason=reason)
+            await self.forfeit(conn, trade, reason, now)
+
+    async def forfeit(self, conn: Conn, trade: asyncpg.Record, reason: str, now: datetime) -> None:
+        """The buyer defaulted: its deposit is split between the seller and the exchange, in the
+        caller's transaction (also a listing's one buyer who let the agreement lapse)."""
+        await moves.forfeit(conn, trade, self.rules.forfeit_seller_share_bp,
+                            (await self._providers(conn, trade))["deposit"], now)
+        await repo.set_trade(conn, trade["id"], status=TradeStatus.FORFEITED.value, forfeited_at=now,
+                             forfeit_reason=reason)
 
     async def _card_payouts(self) -> int:
         if self.cards is None:

@@ -135,3 +135,31 @@ async def test_announcement_over_a_holiday_skips_it(
     end = datetime.fromisoformat(body["announcement_end"]).astimezone(SHANGHAI)
     assert end == datetime(2026, 11, 4, 0, 0, tzinfo=SHANGHAI)
     assert end - clock.now() > timedelta(days=28)
+
+
+async def test_listing_price_must_not_be_below_the_appraised_value(
+    client: httpx.AsyncClient, parties: dict[str, Any]
+) -> None:
+    inst = parties["inst"]["headers"]
+    achievement = (await client.post("/api/achievements", json=achievement_body(), headers=inst)).json()
+    low = await client.post("/api/listings", json=listing_body(achievement["id"], listing_price=100_000_00 - 1),
+                            headers=inst)
+    assert low.status_code == 422 and "appraised value" in low.json()["errors"]["listing_price"]
+    assert (await client.get("/api/listings/mine", headers=inst)).json() == []
+    at_appraisal = await client.post("/api/listings", json=listing_body(achievement["id"], listing_price=100_000_00),
+                                     headers=inst)
+    assert at_appraisal.status_code == 201, at_appraisal.text
+
+
+async def test_deposit_defaults_to_10_percent_of_the_listing_price_and_is_a_per_lot_setting(
+    client: httpx.AsyncClient, parties: dict[str, Any]
+) -> None:
+    inst = parties["inst"]["headers"]
+    first = (await client.post("/api/achievements", json=achievement_body(), headers=inst)).json()
+    default = (await client.post("/api/listings", json=listing_body(first["id"], listing_price=123_456_78),
+                                 headers=inst)).json()
+    assert default["deposit"] == 12_345_67  # 10%, in whole minor units
+    second = (await client.post("/api/achievements", json=achievement_body(), headers=inst)).json()
+    chosen = (await client.post("/api/listings", json=listing_body(second["id"], deposit=5_000_00),
+                                headers=inst)).json()
+    assert chosen["deposit"] == 5_000_00

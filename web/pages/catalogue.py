@@ -11,8 +11,9 @@ from exchange.accounts.types import Role
 from exchange.achievements.types import FIELDS, FundingSource, Kind
 from exchange.catalogue.service import PHASES, CatalogueQuery
 from exchange.errors import ValidationFailed
-from exchange.listings.types import CompetitiveMethod, ListingStatus
+from exchange.listings.types import PUBLIC_STATUSES, CompetitiveMethod, ListingStatus
 from web.context import services, viewer
+from web.i18n import format_iso
 from web.pages.common import parse_int, parse_money, render
 
 
@@ -48,14 +49,28 @@ class CataloguePages(Controller):
 
     @get("/listings/{listing_id:int}")
     async def listing(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Template:
-        listing = await services(request).listings.get_for(viewer(request), listing_id)
-        reviews = await services(request).listings.reviews(viewer(request), listing_id)
-        auctions = await services(request).auctions.list_auctions(listing_id=listing_id)
-        account = viewer(request)
-        can_schedule = (
-            account is not None and account.role == Role.OPERATOR and listing.status == ListingStatus.ANNOUNCED
-            and listing.competitive_method == CompetitiveMethod.ENGLISH_AUCTION
-            and all(a["status"] == "closed" and not (a["result"] or {}).get("sold") for a in auctions)
-        )
-        return await render(request, "listing.html", listing=listing, reviews=reviews, auctions=auctions,
-                            can_schedule=can_schedule)
+        return await listing_page(request, listing_id)
+
+
+async def listing_page(request: Request[Any, Any, Any], listing_id: int, *, errors: dict[str, str] | None = None,
+                       status: int = 200, form: dict[str, str] | None = None) -> Template:
+    """The listing with its procedure as the viewer may see it (an investor's intent forms);
+    `errors` from one of those forms."""
+    listing = await services(request).listings.get_for(viewer(request), listing_id)
+    reviews = await services(request).listings.reviews(viewer(request), listing_id)
+    auctions = await services(request).auctions.list_auctions(listing_id=listing_id)
+    account = viewer(request)
+    can_schedule = (
+        account is not None and account.role == Role.OPERATOR
+        and listing.status in (ListingStatus.ANNOUNCED, ListingStatus.COMPETITION)
+        and listing.competitive_method == CompetitiveMethod.ENGLISH_AUCTION
+        and all(a["status"] == "closed" and not (a["result"] or {}).get("sold") for a in auctions)
+    )
+    procedure = None
+    if listing.status.value in PUBLIC_STATUSES:
+        procedure = await services(request).procedure.procedure(account, listing_id)
+    return await render(request, "listing.html", status=status, listing=listing, reviews=reviews, auctions=auctions,
+                        can_schedule=can_schedule, proc=procedure, proc_errors=errors or {}, proc_form=form or {},
+                        at=format_iso)
+
+

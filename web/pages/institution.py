@@ -19,7 +19,13 @@ from exchange.achievements.types import (
     Maturity,
 )
 from exchange.errors import Conflict, ValidationFailed
-from exchange.listings.types import CompetitiveMethod, Listing, ListingInput, TransferMode
+from exchange.listings.types import (
+    DEFAULT_PRICE_WEIGHT_BP,
+    CompetitiveMethod,
+    Listing,
+    ListingInput,
+    TransferMode,
+)
 from exchange.validation import CURRENCIES
 from web.context import services, viewer
 from web.i18n import translator
@@ -65,15 +71,16 @@ def listing_from_form(form: dict[str, str]) -> ListingInput:
     price = parse_money(errors, "listing_price", form.get("listing_price", ""))
     deposit = parse_money(errors, "deposit", form.get("deposit", ""), required=False)
     days = parse_int(errors, "announcement_working_days", form.get("announcement_working_days", ""), default=20)
+    weight = parse_int(errors, "price_weight", form.get("price_weight", ""), default=DEFAULT_PRICE_WEIGHT_BP // 100)
     if achievement_id is None and "achievement_id" not in errors:
         errors["achievement_id"] = "choose an achievement"
     raise_form_errors(errors)
-    assert achievement_id is not None and price is not None and days is not None
+    assert achievement_id is not None and price is not None and days is not None and weight is not None
     return ListingInput(
         achievement_id=achievement_id, listing_price=price, deposit=deposit,
         terms=form.get("terms", ""), bidder_conditions=form.get("bidder_conditions", ""),
         transfer_mode=form.get("transfer_mode", ""), competitive_method=form.get("competitive_method", ""),
-        announcement_working_days=days,
+        announcement_working_days=days, price_weight_bp=weight * 100,
     )
 
 
@@ -104,6 +111,7 @@ def listing_form_values(listing: Listing) -> dict[str, str]:
         "transfer_mode": listing.transfer_mode.value,
         "competitive_method": listing.competitive_method.value,
         "announcement_working_days": str(listing.announcement_working_days),
+        "price_weight": str(listing.price_weight_bp // 100),
     }
 
 

@@ -31,7 +31,8 @@ class OperatorPages(Controller):
     @post("/review/{listing_id:int}")
     async def decide(self, request: Request[Any, Any, Any], listing_id: FromPath[int]) -> Template | Redirect:
         form = await read_form(request)
-        review = Review(decision=form.get("decision", ""), reasons=form.get("reasons", ""))
+        review = Review(decision=form.get("decision", ""), reasons=form.get("reasons", ""),
+                        approve_below_floor=form.get("approve_below_floor") == "yes")
         try:
             listing = await services(request).listings.review(viewer(request), listing_id, review)
         except (ValidationFailed, Conflict) as exc:
