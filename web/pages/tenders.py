@@ -25,7 +25,7 @@ from exchange.tenders.types import (
     TenderReview,
 )
 from web.context import services, viewer
-from web.i18n import SHANGHAI, format_time, translator
+from web.i18n import SHANGHAI, format_iso, translator
 from web.pages.common import (
     lines,
     parse_int,
@@ -44,10 +44,6 @@ def _moment(errors: dict[str, str], field: str, raw: str) -> datetime:
     except ValueError:
         errors[field] = "must be a date and time such as 2026-04-01T09:00"
         return datetime.now(SHANGHAI)
-
-
-def _at(iso: str | None) -> str:
-    return format_time(datetime.fromisoformat(iso)) if iso else ""
 
 
 def _tender_input(form: dict[str, str]) -> TenderInput:
@@ -115,7 +111,7 @@ class TenderPages(Controller):
         mine = await svc.tenders.tenders(who, mine=True) if who is not None and who.role != "operator" else []
         pending = await svc.tenders.tenders(who, status="submitted") if who is not None and who.role == "operator" else []
         return await render(request, "tenders.html", tenders=await svc.tenders.tenders(who), mine=mine, pending=pending,
-                            at=_at)
+                            at=format_iso)
 
     @get("/tenders/new")
     async def new(self, request: Request[Any, Any, Any]) -> Template | Redirect:
@@ -161,4 +157,4 @@ class TenderPages(Controller):
         problem = await services(request).problems.attached(tender_id)
         return await render(request, "tender.html", status=status, tender=tender, errors=errors or {},
                             problem=problem, receipt=receipt or tender.get("my_receipt"), fresh_receipt=receipt is not None,
-                            key=f"web-{secrets.token_hex(12)}", at=_at)
+                            key=f"web-{secrets.token_hex(12)}", at=format_iso)
