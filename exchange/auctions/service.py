@@ -226,6 +226,9 @@ class AuctionService:
             if listing.status not in (ListingStatus.ANNOUNCED, ListingStatus.COMPETITION):
                 raise Conflict(f"this listing is {listing.status.value}; only an announced listing, or one "
                                "whose qualified buyers compete, can be auctioned")
+            if listing.status == ListingStatus.ANNOUNCED and await listings.has_intents(conn, listing_id):
+                raise Conflict("investors registered intent on this listing: it is sold through its procedure "
+                               "(qualification, deposits, then the outcome), not by a direct auction")
             if listing.competitive_method != CompetitiveMethod.ENGLISH_AUCTION:
                 raise Conflict("this listing is sold by another method than an English auction")
             if await repo.sold_before(conn, listing_id):

@@ -39,6 +39,7 @@ async def ensure_live_demo_auction(services: Services) -> int | None:
             """SELECT id FROM listings
                WHERE status = 'announced' AND competitive_method = 'english_auction'
                  AND NOT (id = ANY($1::bigint[]))
+                 AND NOT EXISTS (SELECT 1 FROM listing_intents i WHERE i.listing_id = listings.id)
                ORDER BY id LIMIT 1""",
             list(auctioned),
         )

@@ -74,6 +74,14 @@ async def with_status(conn: Conn, status: ListingStatus) -> list[Listing]:
     return [to_listing(r) for r in rows]
 
 
+async def has_intents(conn: Conn, listing_id: int) -> bool:
+    """Whether investors registered intent (意向登记) that is not withdrawn: the listing is then
+    sold through its procedure."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM listing_intents WHERE listing_id = $1 AND status <> 'withdrawn')", listing_id)
+    return found
+
+
 async def set_status(conn: Conn, listing_id: int, status: ListingStatus) -> None:
     await conn.execute("UPDATE listings SET status = $2 WHERE id = $1", listing_id, status.value)
 

@@ -16,6 +16,7 @@ from exchange.accounts.types import Account
 from exchange.clock import FixedClock
 from exchange.demo.listing_procedure import ensure_demo_procedure
 from exchange.demo.loader import load_demo
+from exchange.errors import Conflict
 from exchange.services import Services
 from exchange.settlement.types import BankTransfer
 from tests.integration.conftest_auctions import spec
@@ -514,6 +515,21 @@ async def test_listing_sold_by_the_operators_direct_auction_keeps_its_path(
     qualified = await services.settlement.qualify(await operator(services), auction_id,
                                                   parties["investor"]["account"]["id"])
     assert qualified["deposit"]["status"] == "due"  # qualified by the operator as before the procedure
+
+
+async def test_a_listing_with_registered_intents_gets_no_direct_auction(
+    client: httpx.AsyncClient, parties: dict[str, Any], engine: Services, clock: FixedClock,
+) -> None:
+    services = engine
+    listing_id = await listing_of(client, parties)
+    assert (await intend(client, listing_id, parties["investor"]["headers"])).status_code == 201
+    with pytest.raises(Conflict, match="sold through its procedure"):
+        await services.auctions.schedule(await operator(services), listing_id, spec(clock.now()))
+    assert await services.auctions.list_auctions(listing_id=listing_id) == []
+    withdrawn = await client.post(f"/api/listings/{listing_id}/intents/withdraw", headers=parties["investor"]["headers"])
+    assert withdrawn.status_code == 200, withdrawn.text
+    auction = await services.auctions.schedule(await operator(services), listing_id, spec(clock.now()))
+    assert auction["status"] == "scheduled"  # with no intent left, the direct path is open again
 
 
 # -- deadlines while down -------------------------------------------------------------------
