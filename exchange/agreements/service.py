@@ -37,6 +37,7 @@ from exchange.agreements.types import (
     notice_period,
 )
 from exchange.calendar import WorkingDayCalendar
+from exchange.calendar.workdays import SHANGHAI
 from exchange.clock import Clock
 from exchange.disclosure import repository as records
 from exchange.disclosure.types import Kind
@@ -57,10 +58,11 @@ def _iso(value: datetime | None) -> str | None:
 
 def default_procedure(reference_no: str, end: datetime) -> str:
     """The objection procedure printed on a notice when the institution gives none."""
-    when = end.isoformat(timespec="minutes")
-    return (f"任何单位或个人对本公示（{reference_no}）有异议的，可在公示期内（至 {when}）登录交易所，在本公示页面"
+    when = end.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return (f"任何单位或个人对本公示（{reference_no}）有异议的，可在公示期内（至北京时间 {when}）登录交易所，在本公示页面"
             "提交书面异议并说明理由，由交易所审核答复，答复结果予以公示。异议未处理完毕前不得成交；异议成立的，终止本次协议定价。"
-            f"\nAnyone may object to this notice ({reference_no}) until {when}: log in to the exchange and file "
+            f"\nAnyone may object to this notice ({reference_no}) until {when} Beijing time: log in to the exchange "
+            "and file "
             "the objection with its grounds on this notice's page. The exchange's operator answers each objection "
             "and publishes the answer. No deal closes while an objection is open; an upheld objection cancels "
             "the agreement.")

@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -113,6 +114,8 @@ async def test_agreement_notice_publishes_name_summary_mode_price_related_party_
     assert (body["transfer_mode"], body["price"], body["currency"]) == ("licence", PRICE, "CNY")
     assert body["related_party"] == {"flag": True, "note": "受让方法定代表人为发明人张三"}
     assert notice["reference_no"] in body["objection_procedure"] and "until" in body["objection_procedure"]
+    beijing_end = _end(notice).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert f"until {beijing_end} Beijing time" in body["objection_procedure"]  # the time as the page shows it
     assert body["parties"]["buyer"] == "启明资本 Qiming Capital"
     assert record["open_until"] == _end(notice)
     public = await client.get(f"/api/agreements/{notice['id']}")

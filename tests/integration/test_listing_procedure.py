@@ -526,8 +526,12 @@ async def test_a_listing_with_registered_intents_gets_no_direct_auction(
     with pytest.raises(Conflict, match="sold through its procedure"):
         await services.auctions.schedule(await operator(services), listing_id, spec(clock.now()))
     assert await services.auctions.list_auctions(listing_id=listing_id) == []
+    page = await client.get(f"/listings/{listing_id}?lang=en", headers=parties["operator"]["headers"])
+    assert page.status_code == 200 and 'id="schedule-auction"' not in page.text  # no link to a refused step
     withdrawn = await client.post(f"/api/listings/{listing_id}/intents/withdraw", headers=parties["investor"]["headers"])
     assert withdrawn.status_code == 200, withdrawn.text
+    page = await client.get(f"/listings/{listing_id}?lang=en", headers=parties["operator"]["headers"])
+    assert 'id="schedule-auction"' in page.text
     auction = await services.auctions.schedule(await operator(services), listing_id, spec(clock.now()))
     assert auction["status"] == "scheduled"  # with no intent left, the direct path is open again
 

@@ -22,6 +22,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "quote.to_trade": ("查看交易", "Go to the trade"),
     "quote.open_round": ("开始报价", "Open the quote round"),
     "quote.deadline_hint": ("报价截止时间（北京时间，最早 {earliest}）", "Deadline (Beijing time, {earliest} at the earliest)"),
+    "quote.sealed_until_deadline": ("报价密封至截止时间：截止前任何人（包括交易所）都看不到报价人的价格；截止后公开开启。",
+                                    "Quotes are sealed until the deadline: nobody, the exchange included, sees a price "
+                                    "before it; then they are opened in public."),
     "quote.no_round": ("报价尚未开始。", "The quote round has not been opened."),
     "quote.your_quote": ("您的密封报价", "Your sealed quote"),
     "quote.price": ("报价（元，不低于 {minimum}）", "Price (at least {minimum})"),

@@ -69,6 +69,8 @@ async def listing_page(request: Request[Any, Any, Any], listing_id: int, *, erro
     procedure = None
     if listing.status.value in PUBLIC_STATUSES:
         procedure = await services(request).procedure.procedure(account, listing_id)
+        if listing.status == ListingStatus.ANNOUNCED and procedure["counts"]["intents"]:
+            can_schedule = False  # sold through its procedure once investors registered intent
     return await render(request, "listing.html", status=status, listing=listing, reviews=reviews, auctions=auctions,
                         can_schedule=can_schedule, proc=procedure, proc_errors=errors or {}, proc_form=form or {},
                         at=format_iso)
