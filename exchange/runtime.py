@@ -16,6 +16,8 @@ from exchange.config import Settings
 from exchange.infra.db import create_pool
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from exchange.infra.migrations import migrate
+from exchange.listings.change_types import ChangeRules
+from exchange.listings.types import ProcedureRules
 from exchange.problems.types import ProblemRules
 from exchange.quotes.types import QuoteRules
 from exchange.services import Services
@@ -73,7 +75,9 @@ async def open_services(
                                  problem_rules=ProblemRules.from_env(os.environ),
                                  quote_rules=QuoteRules.from_env(os.environ),
                                  auction_notice_days=settings.auction_notice_days,
-                                 agreement_rules=AgreementRules.from_env(os.environ))
+                                 agreement_rules=AgreementRules.from_env(os.environ),
+                                 procedure_rules=ProcedureRules.from_env(os.environ),
+                                 change_rules=ChangeRules.from_env(os.environ))
         finally:
             if cards is not None:
                 await cards.aclose()

@@ -21,10 +21,12 @@ from exchange.calendar import WorkingDayCalendar
 from exchange.catalogue.service import CatalogueService
 from exchange.clock import Clock
 from exchange.infra.ratelimit import RateLimiter
+from exchange.listings.change_types import ChangeRules
 from exchange.listings.changes import ListingChangeService
 from exchange.listings.procedure import ListingProcedureService
 from exchange.listings.procedure_rules import ProcedureBuyers
 from exchange.listings.service import ListingService
+from exchange.listings.types import ProcedureRules
 from exchange.problems.service import ProblemService
 from exchange.problems.types import ProblemRules
 from exchange.quotes.service import QuoteService
@@ -68,16 +70,18 @@ class Services:
         tender_rules: TenderRules | None = None, problem_rules: ProblemRules | None = None,
         quote_rules: QuoteRules | None = None,
         auction_notice_days: int = AUCTION_NOTICE_DAYS, agreement_rules: AgreementRules | None = None,
+        procedure_rules: ProcedureRules | None = None, change_rules: ChangeRules | None = None,
     ) -> Services:
         """`tender_secret` wraps each tender's key (the exchange's secret key); without one, a key
         for this process only: proposals sealed by it cannot be opened after a restart."""
         limiter = RateLimiter(redis)
         auctions = AuctionService(pool, redis, clock, AllOf(OperatorApproval(), DepositHeld(), ProcedureBuyers()),
-                                  notice=timedelta(days=auction_notice_days) / calendar.acceleration)
+                                  notice=timedelta(days=auction_notice_days) / calendar.acceleration,
+                                  acceleration=calendar.acceleration)
         trades = TradeService(pool, clock, calendar, rules, cards)
         settlement = SettlementService(pool, clock, calendar, auctions, trades, rules, cards)
         secret = tender_secret or secrets.token_urlsafe(32)  # quote rounds' keys are wrapped by it too
-        procedure = ListingProcedureService(pool, clock, calendar, auctions, settlement, trades)
+        procedure = ListingProcedureService(pool, clock, calendar, auctions, settlement, trades, procedure_rules)
         auctions.on_scheduled.append(procedure.auction_scheduled)
         return cls(
             pool=pool,
@@ -87,8 +91,8 @@ class Services:
             accounts=AccountService(pool, clock, limiter, hasher),
             sessions=SessionStore(redis),
             achievements=AchievementService(pool, clock),
-            listings=ListingService(pool, clock, calendar),
-            listing_changes=ListingChangeService(pool, clock, calendar),
+            listings=ListingService(pool, clock, calendar, procedure_rules),
+            listing_changes=ListingChangeService(pool, clock, calendar, change_rules),
             procedure=procedure,
             catalogue=CatalogueService(pool, clock),
             limiter=limiter,

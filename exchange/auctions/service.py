@@ -77,9 +77,11 @@ def _bands(errors: FieldErrors, spec: AuctionSpec) -> tuple[IncrementBand, ...]:
     return bands
 
 
-def validate_spec(spec: AuctionSpec, now: datetime, notice: timedelta = timedelta(0)) -> EnglishTerms:
+def validate_spec(spec: AuctionSpec, now: datetime, notice: timedelta = timedelta(0),
+                  acceleration: int = 1) -> EnglishTerms:
     """Every problem with the spec at once, named by field; then the core's own check. The
-    opening must leave the auction notice public for at least `notice`."""
+    opening must leave the auction notice public for at least `notice` (the rule's days divided
+    by the exchange's `acceleration`)."""
     errors = FieldErrors()
     start = amount(errors, "start_price", spec.start_price)
     reserve = None if spec.reserve is None else amount(errors, "reserve", spec.reserve)
@@ -92,7 +94,7 @@ def validate_spec(spec: AuctionSpec, now: datetime, notice: timedelta = timedelt
     if opens_at is not None and opens_at < now - OPENING_GRACE:
         errors.add("opens_at", "must not be in the past")
     elif opens_at is not None and notice and opens_at < now + notice:
-        errors.add("opens_at", f"must leave the auction notice public for at least {_span(notice)} "
+        errors.add("opens_at", f"must leave the auction notice public for at least {_span(notice, acceleration)} "
                                f"before the start: not before {(now + notice).isoformat(timespec='seconds')}")
     if opens_at is not None and end is not None:
         if end <= opens_at:
@@ -117,10 +119,12 @@ def validate_spec(spec: AuctionSpec, now: datetime, notice: timedelta = timedelt
     return terms
 
 
-def _span(notice: timedelta) -> str:
-    if notice % timedelta(days=1) == timedelta(0):
-        return f"{notice.days} days"
-    return f"{int(notice.total_seconds())} seconds"
+def _span(notice: timedelta, acceleration: int) -> str:
+    days = notice * acceleration / timedelta(days=1)
+    said = f"{days:g} days"
+    if acceleration > 1:
+        said += f" ({notice.total_seconds():g} seconds at this exchange's acceleration of {acceleration})"
+    return said
 
 
 def request_hash(auction_id: int, kind: str, amount_: int) -> str:
@@ -133,12 +137,13 @@ class AuctionService:
     def __init__(
         self, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock,
         qualification: Qualification | None = None, *, auto_timers: bool | None = None,
-        notice: timedelta = timedelta(days=AUCTION_NOTICE_DAYS),
+        notice: timedelta = timedelta(days=AUCTION_NOTICE_DAYS), acceleration: int = 1,
     ) -> None:
         """`notice`: how long before its start an auction's notice must be public (7 days,
         shortened by the exchange's acceleration)."""
         self._pool = pool
         self.notice = notice
+        self._acceleration = acceleration
         self._clock = clock
         self._qualification = qualification or OperatorApproval()
         self.feed = FeedPublisher(redis, self.events_after)
@@ -218,7 +223,7 @@ class AuctionService:
     async def schedule(self, operator: Account | None, listing_id: int, spec: AuctionSpec) -> dict[str, Any]:
         staff = require_role(operator, Role.OPERATOR)
         now = self._clock.now()
-        terms = validate_spec(spec, now, self.notice)
+        terms = validate_spec(spec, now, self.notice, self._acceleration)
         async with self._pool.acquire() as conn, conn.transaction():
             listing = await listings.get(conn, listing_id, for_update=True)
             if listing is None:

@@ -81,5 +81,5 @@ async def _approve_ending_soon(services: Services, operator: Account, listing_id
     start = now - span + soon
     while services.calendar.period_end(start, DEFAULT_ANNOUNCEMENT_WD) < now + soon / 2:  # weekends in between
         start += soon / 10
-    backdated = ListingService(services.pool, FixedClock(start), services.calendar)
+    backdated = ListingService(services.pool, FixedClock(start), services.calendar, services.listings.rules)
     await backdated.review(operator, listing_id, Review(decision="approve"))

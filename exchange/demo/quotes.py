@@ -100,10 +100,11 @@ async def _history(services: Services, operator: Account, seller: Account, inves
         achievement_id=achievement.id, listing_price=PRICE, terms=TERMS, bidder_conditions=CONDITIONS,
         competitive_method="sealed_quote", deposit=PRICE // 10))
     start = _announced_at(services, services.clock.now())
-    await ListingService(services.pool, FixedClock(start), services.calendar).review(
+    await ListingService(services.pool, FixedClock(start), services.calendar, services.listings.rules).review(
         operator, listing.id, Review(decision="approve"))
     during = ListingProcedureService(services.pool, FixedClock(start + timedelta(days=2) / services.calendar.acceleration),
-                                     services.calendar, services.auctions, services.settlement, services.trades)
+                                     services.calendar, services.auctions, services.settlement, services.trades,
+                                     services.procedure.rules)
     for investor, statement in zip(investors, STATEMENTS, strict=False):
         await during.register_intent(investor, listing.id, IntentInput(statement=statement))
     await services.procedure.sweep()  # the period is over: qualification

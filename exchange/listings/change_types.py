@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import msgspec
@@ -19,6 +20,20 @@ class ChangeRules:
     max_extension_wd: int = 250  # and at most this many (a year of working days)
     max_suspension_days: int = 30  # a suspension pauses the clock for at most a month (calendar days)
     sweep_s: float = 2.0  # how often the sweep looks for suspensions whose time is up
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ChangeRules:
+        """EXCHANGE_LISTING_MIN_EXTENSION_WD and EXCHANGE_LISTING_MAX_SUSPENSION_DAYS over the defaults."""
+        def number(name: str, default: int, low: int, high: int) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise SystemExit(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+            return int(raw)
+
+        return cls(min_extension_wd=number("EXCHANGE_LISTING_MIN_EXTENSION_WD", cls.min_extension_wd, 1, 250),
+                   max_suspension_days=number("EXCHANGE_LISTING_MAX_SUSPENSION_DAYS", cls.max_suspension_days, 1, 366))
 
 
 class ExtensionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

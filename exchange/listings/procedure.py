@@ -44,6 +44,7 @@ from exchange.listings.types import (
     Listing,
     ListingInput,
     ListingStatus,
+    ProcedureRules,
 )
 from exchange.settlement import repository as settlement_repo
 from exchange.settlement.service import SettlementService
@@ -67,7 +68,6 @@ from matching_core.listing import (
 
 log = logging.getLogger(__name__)
 
-QUALIFICATION_WD = 5  # the operator qualifies each intent within 5 working days of the period's end
 SWEEP_S = 5.0
 MIN_SWEEP_S = 0.2
 OUTCOMES = {ListingOutcomeKind.EXTEND_OR_RELIST: "unsold", ListingOutcomeKind.AGREEMENT: "agreement",
@@ -88,8 +88,9 @@ def published_conditions(listing: Listing) -> list[str]:
     return [line.strip() for line in listing.bidder_conditions.replace("\r", "").split("\n") if line.strip()]
 
 
-def prices_of(listing: Listing) -> ListingPrices:
-    return ListingPrices(listing.listing_price, listing.appraised_value, CORE_METHODS[listing.competitive_method])
+def prices_of(listing: Listing, rules: ProcedureRules) -> ListingPrices:
+    return ListingPrices(listing.listing_price, listing.appraised_value, CORE_METHODS[listing.competitive_method],
+                         rules.relist_floor_bp)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -99,8 +100,9 @@ def _iso(moment: datetime | None) -> str | None:
 class ListingProcedureService:
     def __init__(
         self, pool: asyncpg.Pool, clock: Clock, calendar: WorkingDayCalendar, auctions: AuctionService,
-        settlement: SettlementService, trades: TradeService,
+        settlement: SettlementService, trades: TradeService, rules: ProcedureRules | None = None,
     ) -> None:
+        self.rules = rules or ProcedureRules()
         self._pool = pool
         self._clock = clock
         self._calendar = calendar
@@ -253,7 +255,7 @@ class ListingProcedureService:
             assert listing.agreement_due is not None
             if now > listing.agreement_due:
                 raise Conflict(f"the agreement quote was due by {listing.agreement_due.isoformat()}")
-            problem = agreement_quote_problem(prices_of(listing), form.quote)
+            problem = agreement_quote_problem(prices_of(listing, self.rules), form.quote)
             if problem is not None:
                 raise ValidationFailed("the quote must be a whole amount at or above the listing price", field_errors={
                     "quote": f"must be at least the listing price, {listing.listing_price} minor units"})
@@ -379,7 +381,7 @@ class ListingProcedureService:
                     or listing.announcement_end > now
                     or await conn.fetchval("SELECT EXISTS (SELECT 1 FROM auctions WHERE listing_id = $1)", listing_id)):
                 return 0
-            due = self._calendar.period_end(listing.announcement_end, QUALIFICATION_WD)
+            due = self._calendar.period_end(listing.announcement_end, self.rules.qualification_wd)
             await conn.execute("UPDATE listings SET status = 'qualifying', qualification_due = $2 WHERE id = $1",
                                listing_id, due)
         await self._advance(listing_id)
@@ -405,7 +407,7 @@ class ListingProcedureService:
             buyers = [IntendedBuyer(str(i["investor_id"]), i["status"] == "qualified",
                                     listing.deposit == 0 or i["investor_id"] in held)
                       for i in intents if i["status"] != "withdrawn"]
-            outcome = decide_listing_outcome(prices_of(listing), buyers)
+            outcome = decide_listing_outcome(prices_of(listing, self.rules), buyers)
             if isinstance(outcome, Rejection):
                 log.error("listing %s: the outcome rule refused its buyers: %s", listing_id, outcome)
                 return 0
@@ -509,7 +511,7 @@ class ListingProcedureService:
             "announcement_end": _iso(listing.announcement_end), "qualification_due": _iso(listing.qualification_due),
             "outcome_at": _iso(listing.outcome_at), "agreement_due": _iso(listing.agreement_due),
             "relisted_from": listing.relisted_from, "relisted_as": relisted_as,
-            "relist_floor": relist_floor(prices_of(listing)) if listing.appraised_value is not None else None,
+            "relist_floor": relist_floor(prices_of(listing, self.rules)) if listing.appraised_value is not None else None,
             "conditions": conditions,
             "counts": {"intents": sum(i["status"] in open_statuses for i in intents),
                        "qualified": sum(i["status"] == "qualified" for i in intents),

@@ -25,6 +25,7 @@ from exchange.listings.types import (
     Listing,
     ListingInput,
     ListingStatus,
+    ProcedureRules,
     Review,
     ReviewRecord,
     TransferMode,
@@ -78,11 +79,17 @@ def _validate(form: ListingInput, achievement: Achievement, *, relisting: bool =
     return values
 
 
-def _below_relist_floor(listing: Listing) -> bool:
-    """A relisting priced below 90% of the appraisal (only the operator's approval lets it through)."""
+def _floor(listing: Listing, rules: ProcedureRules) -> int:
+    return relist_floor(ListingPrices(listing.listing_price, listing.appraised_value,
+                                      relist_floor_bp=rules.relist_floor_bp))
+
+
+def _below_relist_floor(listing: Listing, rules: ProcedureRules) -> bool:
+    """A relisting priced below the floor (90% of the appraisal by default): only the operator's
+    approval lets it through."""
     if listing.relisted_from is None or listing.appraised_value is None:
         return False
-    return listing.listing_price < relist_floor(ListingPrices(listing.listing_price, listing.appraised_value))
+    return listing.listing_price < _floor(listing, rules)
 
 
 def _search_text(achievement: Achievement, reference_no: str) -> str:
@@ -94,10 +101,12 @@ def _search_text(achievement: Achievement, reference_no: str) -> str:
 
 
 class ListingService:
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, calendar: WorkingDayCalendar) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock, calendar: WorkingDayCalendar,
+                 rules: ProcedureRules | None = None) -> None:
         self._pool = pool
         self._clock = clock
         self._calendar = calendar
+        self.rules = rules or ProcedureRules()
 
     async def submit(self, account: Account | None, form: ListingInput) -> Listing:
         seller = require_role(account, Role.INSTITUTION)
@@ -156,17 +165,19 @@ class ListingService:
                 raise NotFound("no such listing")
             if listing.status != ListingStatus.SUBMITTED:
                 raise Conflict(f"this listing is {listing.status.value}, not awaiting review")
-            below_floor = decision == "approve" and _below_relist_floor(listing)
+            below_floor = decision == "approve" and _below_relist_floor(listing, self.rules)
+            share = f"{self.rules.relist_floor_bp / 100:g}%"
             if review.approve_below_floor and not below_floor:
-                raise ValidationFailed("only the approval of a relisting priced below 90% of the appraisal "
+                raise ValidationFailed(f"only the approval of a relisting priced below {share} of the appraisal "
                                        "takes approve_below_floor", field_errors={
                                            "approve_below_floor": "this listing needs no such approval"})
             if below_floor and not review.approve_below_floor:
-                floor = relist_floor(ListingPrices(listing.listing_price, listing.appraised_value))
+                floor = _floor(listing, self.rules)
                 raise ValidationFailed(
-                    "a relisting below 90% of the appraisal needs the operator's explicit approval",
+                    f"a relisting below {share} of the appraisal needs the operator's explicit approval",
                     field_errors={"approve_below_floor": f"the price {listing.listing_price} is below the relisting "
-                                                         f"floor {floor} (90% of the appraisal): approve it explicitly"})
+                                                         f"floor {floor} ({share} of the appraisal): approve it "
+                                                         "explicitly"})
             announcement = None
             if decision == "approve":
                 announcement = (now, self.announcement_end(now, listing.announcement_working_days))

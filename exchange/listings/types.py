@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -32,6 +34,28 @@ class TransferMode(StrEnum):
     ASSIGNMENT = "assignment"  # 转让
     LICENCE = "licence"  # 许可
     EQUITY = "equity"  # 作价投资
+
+
+@dataclass(frozen=True)
+class ProcedureRules:
+    """The listing procedure's numbers, each an exchange setting with DOMAIN.md's default
+    (EXCHANGE_LISTING_QUALIFICATION_WD, EXCHANGE_LISTING_RELIST_FLOOR_BP)."""
+
+    qualification_wd: int = 5  # the operator qualifies each intent within 5 working days of the period's end
+    relist_floor_bp: int = 9_000  # a relisting may go down to 90% of the appraisal without approval
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ProcedureRules:
+        def number(name: str, default: int, low: int, high: int) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise SystemExit(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+            return int(raw)
+
+        return cls(qualification_wd=number("EXCHANGE_LISTING_QUALIFICATION_WD", cls.qualification_wd, 1, 60),
+                   relist_floor_bp=number("EXCHANGE_LISTING_RELIST_FLOOR_BP", cls.relist_floor_bp, 1, 10_000))
 
 
 DEFAULT_ANNOUNCEMENT_WD = 20

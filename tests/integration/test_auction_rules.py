@@ -54,9 +54,10 @@ async def test_acceleration_shortens_the_auction_notice_without_changing_the_rul
     assert accelerated.auctions.notice == timedelta(minutes=7)  # 7 days at a day per minute
     parties = await make_parties(accelerated)
     now = clock.now()
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as refused:
         await accelerated.auctions.schedule(parties.operator, parties.listing_id, spec(
             now, opens_at=now + timedelta(minutes=6), scheduled_end=now + timedelta(hours=1)))
+    assert "7 days (420 seconds at this exchange's acceleration of 1440)" in refused.value.field_errors["opens_at"]
     auction = await accelerated.auctions.schedule(parties.operator, parties.listing_id, spec(
         now, opens_at=now + timedelta(minutes=7), scheduled_end=now + timedelta(hours=1)))
     assert auction["status"] == "scheduled"

@@ -17,6 +17,7 @@ from exchange.clock import FixedClock
 from exchange.demo.listing_procedure import ensure_demo_procedure
 from exchange.demo.loader import load_demo
 from exchange.errors import Conflict
+from exchange.listings.types import ProcedureRules
 from exchange.services import Services
 from exchange.settlement.types import BankTransfer
 from tests.integration.conftest_auctions import spec
@@ -413,6 +414,31 @@ async def test_relisting_may_go_down_to_90_percent_of_the_appraisal_lower_with_o
                                  json={"decision": "approve", "approve_below_floor": True})
     assert explicit.status_code == 200 and explicit.json()["status"] == "announced"
     assert explicit.json()["below_floor_approved_by"] == (await operator(services)).id
+
+
+async def test_relisting_floor_and_qualification_period_are_exchange_settings(
+    client: httpx.AsyncClient, parties: dict[str, Any], services: Services, clock: FixedClock,
+) -> None:
+    rules = ProcedureRules(qualification_wd=3, relist_floor_bp=8_000)
+    services.listings.rules = services.procedure.rules = rules
+    listing_id = await listing_of(client, parties)
+    assert (await intend(client, listing_id, parties["investor"]["headers"])).status_code == 201
+    end = datetime.fromisoformat((await procedure(client, listing_id))["announcement_end"])
+    clock.set(end + timedelta(seconds=1))
+    await services.procedure.sweep()
+    view = await procedure(client, listing_id, parties["operator"]["headers"])
+    assert datetime.fromisoformat(view["qualification_due"]) == services.calendar.period_end(end, 3)
+    clock.set(datetime.fromisoformat(view["qualification_due"]) + timedelta(seconds=1))
+    await services.procedure.sweep()
+    view = await procedure(client, listing_id, parties["operator"]["headers"])
+    assert view["status"] == "unsold" and view["relist_floor"] == APPRAISAL * 8 // 10
+    inst, op = parties["inst"]["headers"], parties["operator"]["headers"]
+    old = (await client.get(f"/api/listings/{listing_id}", headers=inst)).json()
+    relisted = await client.post(f"/api/listings/{listing_id}/relist", headers=inst,
+                                 json=listing_body(old["achievement_id"], listing_price=APPRAISAL * 85 // 100))
+    assert relisted.status_code == 201, relisted.text
+    approved = await client.post(f"/api/listings/{relisted.json()['id']}/review", headers=op, json={"decision": "approve"})
+    assert approved.status_code == 200, approved.text  # 85% is above this exchange's 80% floor: no approval asked
 
 
 async def test_first_listing_still_requires_the_appraised_value(
