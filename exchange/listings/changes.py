@@ -216,7 +216,7 @@ class ListingChangeService:
         rules, errors = self.rules, FieldErrors()
         reason = text(errors, "reason", data.reason, max_len=2000, multiline=True)
         if isinstance(data.days, bool) or not 1 <= data.days <= rules.max_suspension_days:
-            errors.add("days", f"a suspension lasts 1 to {rules.max_suspension_days} days: at most a month")
+            errors.add("days", f"a suspension lasts 1 to {rules.max_suspension_days} days")
         errors.raise_if_any()
         now = self._clock.now()
         async with self._pool.acquire() as conn, conn.transaction():
