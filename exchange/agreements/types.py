@@ -7,11 +7,13 @@ acceleration shrinks it for demos and tests without changing the rule.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
 import msgspec
+
+from exchange.settings import rules_from_env
 
 MIN_NOTICE_DAYS = 15  # DOMAIN.md: the notice runs at least 15 days (the schema refuses fewer)
 MAX_NOTICE_DAYS = 90
@@ -41,19 +43,11 @@ class AgreementRules:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AgreementRules:
         """EXCHANGE_AGREEMENT_<FIELD> overrides each default, e.g. EXCHANGE_AGREEMENT_NOTICE_DAYS=20."""
-        values: dict[str, object] = {}
-        for spec in fields(cls):
-            raw = env.get(f"EXCHANGE_AGREEMENT_{spec.name.upper()}")
-            if raw:
-                try:
-                    values[spec.name] = float(raw) if spec.name == "sweep_s" else int(raw)
-                except ValueError as exc:
-                    raise SystemExit(f"EXCHANGE_AGREEMENT_{spec.name.upper()} must be a number, got {raw!r}") from exc
-        days = values.get("notice_days", MIN_NOTICE_DAYS)
-        if not MIN_NOTICE_DAYS <= days <= MAX_NOTICE_DAYS:  # type: ignore[operator]
+        rules = rules_from_env(cls, env, "AGREEMENT")
+        if not MIN_NOTICE_DAYS <= rules.notice_days <= MAX_NOTICE_DAYS:
             raise SystemExit(f"EXCHANGE_AGREEMENT_NOTICE_DAYS must be from {MIN_NOTICE_DAYS} to {MAX_NOTICE_DAYS}, "
-                             f"got {days}")
-        return cls(**values)  # type: ignore[arg-type]
+                             f"got {rules.notice_days}")
+        return rules
 
 
 def notice_period(days: int, acceleration: int) -> timedelta:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import msgspec
 
+from exchange.settings import whole_number
+
 # What a change request may touch: the listing's published terms.
 CHANGEABLE = ("listing_price", "deposit", "transfer_mode", "competitive_method", "price_weight_bp",
               "terms", "bidder_conditions")
@@ -24,16 +26,8 @@ class ChangeRules:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ChangeRules:
         """EXCHANGE_LISTING_MIN_EXTENSION_WD and EXCHANGE_LISTING_MAX_SUSPENSION_DAYS over the defaults."""
-        def number(name: str, default: int, low: int, high: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                raise SystemExit(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
-            return int(raw)
-
-        return cls(min_extension_wd=number("EXCHANGE_LISTING_MIN_EXTENSION_WD", cls.min_extension_wd, 1, 250),
-                   max_suspension_days=number("EXCHANGE_LISTING_MAX_SUSPENSION_DAYS", cls.max_suspension_days, 1, 366))
+        return cls(min_extension_wd=whole_number(env, "EXCHANGE_LISTING_MIN_EXTENSION_WD", cls.min_extension_wd, 1, 250),
+                   max_suspension_days=whole_number(env, "EXCHANGE_LISTING_MAX_SUSPENSION_DAYS", cls.max_suspension_days, 1, 366))
 
 
 class ExtensionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -584,10 +584,4 @@ class ListingProcedureService:
 
     @staticmethod
     async def _eligible(conn: Conn, listing: Listing) -> list[int]:
-        """The qualified buyers whose deposit was paid in time (any deposit, when none is asked)."""
-        rows = await conn.fetch(
-            """SELECT i.investor_id FROM listing_intents i WHERE i.listing_id = $1 AND i.status = 'qualified'
-                 AND ($2 = 0 OR EXISTS (SELECT 1 FROM deposits d WHERE d.listing_id = i.listing_id
-                      AND d.investor_id = i.investor_id AND d.status IN ('held', 'applied', 'forfeited', 'released')))
-               ORDER BY i.registered_at, i.id""", listing.id, listing.deposit)
-        return [r["investor_id"] for r in rows]
+        return await repo.buyers(conn, listing.id, listing.deposit)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from exchange.accounts.types import Account
 from exchange.auctions.lot import LotInfo
 from exchange.infra.db import Conn
+from exchange.listings import repository as repo
 
 
 async def buyer_problem(conn: Conn, listing_id: int, investor_id: int) -> str | None:
@@ -19,9 +20,7 @@ async def buyer_problem(conn: Conn, listing_id: int, investor_id: int) -> str | 
         "SELECT status FROM listing_intents WHERE listing_id = $1 AND investor_id = $2", listing_id, investor_id)
     if status != "qualified":
         return "only the buyers qualified in the listing's procedure may bid"
-    if listing["deposit"] > 0 and not await conn.fetchval(
-            """SELECT EXISTS (SELECT 1 FROM deposits WHERE listing_id = $1 AND investor_id = $2
-                   AND status IN ('held', 'applied'))""", listing_id, investor_id):
+    if investor_id not in await repo.buyers(conn, listing_id, listing["deposit"]):
         return "this buyer did not pay the deposit in time and lost the right to bid"
     return None
 

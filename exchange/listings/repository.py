@@ -74,6 +74,18 @@ async def with_status(conn: Conn, status: ListingStatus) -> list[Listing]:
     return [to_listing(r) for r in rows]
 
 
+async def buyers(conn: Conn, listing_id: int, deposit: int) -> list[int]:
+    """The listing's buyers, in registration order: investors qualified in its procedure whose
+    deposit was paid in time (held, whatever became of it since); every qualified investor when
+    the listing asks no deposit. The outcome rule, the quotes and the auction count these."""
+    rows = await conn.fetch(
+        """SELECT i.investor_id FROM listing_intents i WHERE i.listing_id = $1 AND i.status = 'qualified'
+             AND ($2 = 0 OR EXISTS (SELECT 1 FROM deposits d WHERE d.listing_id = i.listing_id
+                  AND d.investor_id = i.investor_id AND d.status NOT IN ('due', 'lapsed')))
+           ORDER BY i.registered_at, i.id""", listing_id, deposit)
+    return [row["investor_id"] for row in rows]
+
+
 async def has_intents(conn: Conn, listing_id: int) -> bool:
     """Whether investors registered intent (意向登记) that is not withdrawn: the listing is then
     sold through its procedure."""

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 import msgspec
 
+from exchange.settings import whole_number
+
 
 class ListingStatus(StrEnum):
     SUBMITTED = "submitted"
@@ -46,16 +48,8 @@ class ProcedureRules:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProcedureRules:
-        def number(name: str, default: int, low: int, high: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                raise SystemExit(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
-            return int(raw)
-
-        return cls(qualification_wd=number("EXCHANGE_LISTING_QUALIFICATION_WD", cls.qualification_wd, 1, 60),
-                   relist_floor_bp=number("EXCHANGE_LISTING_RELIST_FLOOR_BP", cls.relist_floor_bp, 1, 10_000))
+        return cls(qualification_wd=whole_number(env, "EXCHANGE_LISTING_QUALIFICATION_WD", cls.qualification_wd, 1, 60),
+                   relist_floor_bp=whole_number(env, "EXCHANGE_LISTING_RELIST_FLOOR_BP", cls.relist_floor_bp, 1, 10_000))
 
 
 DEFAULT_ANNOUNCEMENT_WD = 20

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 import msgspec
+
+from exchange.settings import rules_from_env
 
 
 class ProblemStatus(StrEnum):
@@ -35,15 +37,7 @@ class ProblemRules:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProblemRules:
         """EXCHANGE_PROBLEM_<FIELD> overrides each default, e.g. EXCHANGE_PROBLEM_ACCEPTANCE_WORKING_DAYS=5."""
-        values: dict[str, int] = {}
-        for spec in fields(cls):
-            raw = env.get(f"EXCHANGE_PROBLEM_{spec.name.upper()}")
-            if raw:
-                try:
-                    values[spec.name] = int(raw)
-                except ValueError as exc:
-                    raise SystemExit(f"EXCHANGE_PROBLEM_{spec.name.upper()} must be a whole number, got {raw!r}") from exc
-        return cls(**values)
+        return rules_from_env(cls, env, "PROBLEM")
 
 
 class MilestoneInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from exchange.infra.db import Conn, update_row
+from exchange.listings import repository as listings
 
 LISTING = """SELECT l.id, l.reference_no, l.status, l.seller_id, l.listing_price, l.currency, l.deposit,
        l.competitive_method, l.price_weight_bp, ach.title, ach.title_en, s.display_name AS seller_name
@@ -81,12 +82,5 @@ async def rank(conn: Conn, round_id: int, investor_id: int, **values: Any) -> No
 
 
 async def eligible_buyers(conn: Conn, listing: asyncpg.Record) -> set[int]:
-    """The listing's qualified buyers whose deposit is held; with no deposit asked, every qualified buyer."""
-    if listing["deposit"] > 0:
-        rows = await conn.fetch(
-            "SELECT investor_id FROM deposits WHERE listing_id = $1 AND auction_id IS NULL AND status = 'held'",
-            listing["id"])
-    else:
-        rows = await conn.fetch(
-            "SELECT investor_id FROM listing_intents WHERE listing_id = $1 AND status = 'qualified'", listing["id"])
-    return {row["investor_id"] for row in rows}
+    """The listing's buyers (its procedure's qualified buyers who paid the deposit in time)."""
+    return set(await listings.buyers(conn, listing["id"], listing["deposit"]))

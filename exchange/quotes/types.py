@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 import msgspec
+
+from exchange.settings import rules_from_env
 
 QUOTE_LABEL = "quote-round"
 """Keeps quote rounds' keys apart from tenders' (see `Sealer`)."""
@@ -32,15 +34,7 @@ class QuoteRules:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> QuoteRules:
         """EXCHANGE_QUOTE_<FIELD> overrides each default, e.g. EXCHANGE_QUOTE_MIN_WD=5."""
-        values: dict[str, object] = {}
-        for spec in fields(cls):
-            raw = env.get(f"EXCHANGE_QUOTE_{spec.name.upper()}")
-            if raw:
-                try:
-                    values[spec.name] = float(raw) if spec.name == "sweep_s" else int(raw)
-                except ValueError as exc:
-                    raise SystemExit(f"EXCHANGE_QUOTE_{spec.name.upper()} must be a number, got {raw!r}") from exc
-        return cls(**values)  # type: ignore[arg-type]
+        return rules_from_env(cls, env, "QUOTE")
 
 
 class RoundInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

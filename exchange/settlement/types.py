@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import msgspec
 
+from exchange.settings import whole_number
 from exchange.validation import FieldErrors, amount, text
 
 
@@ -86,25 +87,17 @@ class SettlementRules:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> SettlementRules:
-        def number(name: str, default: int, low: int, high: int) -> int:
-            raw = environ.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                raise SystemExit(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
-            return int(raw)
-
         base = cls()
         scale = environ.get("EXCHANGE_COMMISSION_SCALE", "").strip()
         parsed = parse_scale(scale) if scale else base.buyer_scale
         return cls(
-            deposit_wd=number("EXCHANGE_DEPOSIT_WD", base.deposit_wd, 1, 60),
-            contract_wd=number("EXCHANGE_CONTRACT_WD", base.contract_wd, 1, 60),
-            balance_wd=number("EXCHANGE_BALANCE_WD", base.balance_wd, 1, 60),
-            objection_wd=number("EXCHANGE_OBJECTION_WD", base.objection_wd, 1, 60),
-            forfeit_seller_share_bp=number("EXCHANGE_FORFEIT_SELLER_SHARE_BP", base.forfeit_seller_share_bp, 0, 10_000),
+            deposit_wd=whole_number(environ, "EXCHANGE_DEPOSIT_WD", base.deposit_wd, 1, 60),
+            contract_wd=whole_number(environ, "EXCHANGE_CONTRACT_WD", base.contract_wd, 1, 60),
+            balance_wd=whole_number(environ, "EXCHANGE_BALANCE_WD", base.balance_wd, 1, 60),
+            objection_wd=whole_number(environ, "EXCHANGE_OBJECTION_WD", base.objection_wd, 1, 60),
+            forfeit_seller_share_bp=whole_number(environ, "EXCHANGE_FORFEIT_SELLER_SHARE_BP", base.forfeit_seller_share_bp, 0, 10_000),
             buyer_scale=parsed, seller_scale=parsed,
-            minimum_fee=number("EXCHANGE_MINIMUM_FEE", base.minimum_fee, 0, 10**12),
+            minimum_fee=whole_number(environ, "EXCHANGE_MINIMUM_FEE", base.minimum_fee, 0, 10**12),
         )
 
 

@@ -7,11 +7,13 @@ days elsewhere); the calendar's acceleration shrinks them for demos and tests.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 import msgspec
+
+from exchange.settings import rules_from_env
 
 
 class TenderStatus(StrEnum):
@@ -50,15 +52,7 @@ class TenderRules:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TenderRules:
         """EXCHANGE_TENDER_<FIELD> overrides each default, e.g. EXCHANGE_TENDER_MIN_PROPOSALS=3."""
-        values: dict[str, object] = {}
-        for spec in fields(cls):
-            raw = env.get(f"EXCHANGE_TENDER_{spec.name.upper()}")
-            if raw:
-                try:
-                    values[spec.name] = float(raw) if spec.name == "sweep_s" else int(raw)
-                except ValueError as exc:
-                    raise SystemExit(f"EXCHANGE_TENDER_{spec.name.upper()} must be a number, got {raw!r}") from exc
-        return cls(**values)  # type: ignore[arg-type]
+        return rules_from_env(cls, env, "TENDER")
 
 
 def days(count: int, acceleration: int) -> timedelta:
