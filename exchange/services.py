@@ -15,6 +15,8 @@ from exchange.accounts.sessions import SessionStore
 from exchange.achievements.service import AchievementService
 from exchange.agreements.service import AgreementService
 from exchange.agreements.types import AgreementRules
+from exchange.auctions.horizon import Horizon
+from exchange.auctions.link import EngineLink
 from exchange.auctions.qualification import AllOf, OperatorApproval
 from exchange.auctions.service import AUCTION_NOTICE_DAYS, AuctionService
 from exchange.calendar import WorkingDayCalendar
@@ -71,13 +73,16 @@ class Services:
         quote_rules: QuoteRules | None = None,
         auction_notice_days: int = AUCTION_NOTICE_DAYS, agreement_rules: AgreementRules | None = None,
         procedure_rules: ProcedureRules | None = None, change_rules: ChangeRules | None = None,
+        engine_link: EngineLink | None = None, horizon: Horizon | None = None,
     ) -> Services:
         """`tender_secret` wraps each tender's key (the exchange's secret key); without one, a key
-        for this process only: proposals sealed by it cannot be opened after a restart."""
+        for this process only: proposals sealed by it cannot be opened after a restart.
+        `engine_link`: the auction engine runs in another process, reached through it; without
+        one it runs in this process (with `horizon`, when gateways link to it)."""
         limiter = RateLimiter(redis)
         auctions = AuctionService(pool, redis, clock, AllOf(OperatorApproval(), DepositHeld(), ProcedureBuyers()),
                                   notice=timedelta(days=auction_notice_days) / calendar.acceleration,
-                                  acceleration=calendar.acceleration)
+                                  acceleration=calendar.acceleration, link=engine_link, horizon=horizon)
         trades = TradeService(pool, clock, calendar, rules, cards)
         settlement = SettlementService(pool, clock, calendar, auctions, trades, rules, cards)
         secret = tender_secret or secrets.token_urlsafe(32)  # quote rounds' keys are wrapped by it too

@@ -112,6 +112,11 @@ class EnglishBook:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def last_at(self) -> int:
+        """The time of the last event applied; a command at an earlier time is stale."""
+        return self._last_at
+
     def code_of(self, bidder: str) -> str | None:
         return self._bidders.get(bidder)
 

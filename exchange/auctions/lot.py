@@ -105,14 +105,21 @@ class Lot:
     def replay(cls, info: LotInfo, events: list[Recorded]) -> Lot:
         book = EnglishBook(info.terms)
         lot = cls(info, book, book.snapshot(), 0, False)
-        for recorded in events:
+        lot.follow(events)
+        return lot
+
+    def follow(self, events: list[Recorded]) -> None:
+        """Applies committed events read from the log (those already applied are skipped): how
+        a process that does not run the engine keeps its copy of a lot up to date."""
+        fresh = [recorded for recorded in events if recorded.seq > self.seq]
+        for recorded in fresh:
             event = decode_event(recorded.kind, recorded.payload)
             if event is not None:
-                book.apply_event(event)
-            lot.absorb(recorded)
-        lot.committed = book.snapshot()
-        lot.w_seq, lot.w_opened = lot.seq, lot.opened
-        return lot
+                self.book.apply_event(event)
+            self.absorb(recorded)
+        if fresh or self.seq == 0:
+            self.committed = self.book.snapshot()
+            self.w_seq, self.w_opened = self.seq, self.opened
 
     # -- the committed side ------------------------------------------------------
 

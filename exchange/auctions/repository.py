@@ -122,13 +122,35 @@ async def events_of(conn: Conn, auction_ids: list[int]) -> dict[int, list[Record
     return found
 
 
-async def events_after(conn: Conn, auction_id: int, seq: int, limit: int) -> list[Recorded]:
+async def events_after(conn: Conn, auction_id: int, seq: int, limit: int | None) -> list[Recorded]:
+    """The lot's events after `seq`, at most `limit` of them (None: all)."""
     rows = await conn.fetch(
         """SELECT auction_id, seq, kind, payload, recorded_at FROM auction_events
            WHERE auction_id = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
         auction_id, seq, limit,
     )
     return [_recorded(row) for row in rows]
+
+
+async def events_since(conn: Conn, after: list[tuple[int, int]]) -> dict[int, list[Recorded]]:
+    """For each (auction id, seq), the auction's events after that seq, in one query."""
+    rows = await conn.fetch(
+        """SELECT e.auction_id, e.seq, e.kind, e.payload, e.recorded_at
+           FROM unnest($1::bigint[], $2::bigint[]) AS k(auction_id, seq)
+           JOIN auction_events e ON e.auction_id = k.auction_id AND e.seq > k.seq
+           ORDER BY e.auction_id, e.seq""",
+        [a for a, _ in after], [s for _, s in after],
+    )
+    found: dict[int, list[Recorded]] = {}
+    for row in rows:
+        found.setdefault(row["auction_id"], []).append(_recorded(row))
+    return found
+
+
+async def rows(conn: Conn, auction_ids: list[int]) -> list[asyncpg.Record]:
+    found: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {COLUMNS} FROM {FROM} WHERE a.id = ANY($1::bigint[]) ORDER BY a.id", auction_ids)
+    return found
 
 
 async def bidder(conn: Conn, auction_id: int, account_id: int) -> asyncpg.Record | None:

@@ -5,6 +5,15 @@ bidders, idempotency answers, lot rows), and only then are the callers answered 
 events handed to the feed. If the write fails, the touched books return to the state
 last committed and every caller of the batch gets a retryable error.
 
+Every command is applied at the time the exchange received it (its receipt stamp, taken
+by the gateway that read it or by `submit`), never at the time a backlog lets it through:
+a bid received before the close is judged before the close, however long the queue in
+front of it. Stamps only move later, to the lot's last applied time, never earlier. A
+command stamped at or after its lot's deadline waits ("is parked") until the horizon has
+passed its stamp: the horizon is the time up to which every gateway has handed over what
+it received (see exchange/auctions/horizon.py), so nothing received earlier can still
+arrive. The deadline itself is applied at exactly its time once the horizon passes it.
+
 In front of the writer, a second task looks up the idempotency keys that this process
 has not seen (answered before a restart, perhaps), one read per batch on a connection of
 its own, so that read overlaps the writer's commit instead of preceding it. A key read as
@@ -16,6 +25,8 @@ refuses the second write and the batch is retried.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -66,10 +77,14 @@ class Admission:
 
 @dataclass(frozen=True)
 class TimerTick:
+    """Apply the lot's deadlines and parked commands that the horizon has passed."""
+
     lot: int
 
 
 Command = PlaceBidRequest | Admission | TimerTick
+Entry = tuple[Command, "asyncio.Future[Any]", int]
+"""A submitted command, the future its caller awaits, and its receipt stamp (µs)."""
 
 
 @dataclass
@@ -99,20 +114,32 @@ class BatchStore(Protocol):
 
 Publish = Callable[[list[dict[str, Any]]], None]
 Reload = Callable[[int], Awaitable[Lot]]
+Horizon = Callable[[int], int]
+"""Given the engine's time now (µs), the time up to which every command received has arrived."""
 _STOP = object()
+_PARKED = object()
+
+
+def _now_is_the_horizon(now: int) -> int:
+    return now
 
 
 class Sequencer:
     def __init__(
         self, store: BatchStore, clock: Clock, publish: Publish | None = None,
         reload: Reload | None = None, *, max_batch: int = MAX_BATCH,
+        horizon: Horizon = _now_is_the_horizon,
     ) -> None:
         self._store = store
         self._clock = clock
         self._publish = publish
         self._reload = reload
         self._max_batch = max_batch
+        self.horizon = horizon
         self._lots: dict[int, Lot] = {}
+        self._parked: dict[int, list[tuple[int, int, Command, asyncio.Future[Any]]]] = {}
+        """Per lot, a heap of (stamp, arrival, command, future) stamped at or after its deadline."""
+        self._arrival = itertools.count()
         self._intake: asyncio.Queue[Any] = asyncio.Queue()
         """(command, future) pairs as submitted, for the key look-up stage."""
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -121,10 +148,12 @@ class Sequencer:
         self._lookup_task: asyncio.Task[None] | None = None
         self._absent: set[tuple[int, str]] = set()
         """Keys read as not stored, not yet taken by the writer."""
-        self._last_now = 0
+        self._last_stamp = 0
         self._answers: OrderedDict[tuple[int, str], tuple[str, dict[str, Any]]] = OrderedDict()
         """Answers by (account id, key): recent ones in memory, older ones looked up per batch."""
         self.batches = 0
+        self.on_closed: Callable[[int], None] | None = None
+        """Called with each lot whose close was just committed, before its callers hear back."""
         self.on_deadline_change: Callable[[], None] | None = None
         """Called when a lot is added: its deadline may be earlier than any known one.
         Batches only ever move deadlines later (an opening gives way to the close, bids extend it)."""
@@ -133,7 +162,6 @@ class Sequencer:
 
     def add(self, lot: Lot) -> None:
         self._lots[lot.info.id] = lot
-        self._last_now = max(self._last_now, lot.committed.last_at)
         if self.on_deadline_change is not None:
             self.on_deadline_change()
 
@@ -143,13 +171,21 @@ class Sequencer:
     def lots(self) -> list[Lot]:
         return list(self._lots.values())
 
-    def due(self, now: int) -> list[int]:
-        return [lot.info.id for lot in self._lots.values()
-                if (deadline := lot.deadline()) is not None and deadline <= now]
+    def due(self, horizon: int) -> list[int]:
+        """Lots with a deadline or a parked command at or before `horizon`."""
+        due = {lot.info.id for lot in self._lots.values()
+               if (deadline := lot.deadline()) is not None and deadline <= horizon}
+        due.update(lot for lot, parked in self._parked.items() if parked and parked[0][0] <= horizon)
+        return sorted(due)
 
     def next_deadline(self) -> int | None:
         deadlines = [d for lot in self._lots.values() if (d := lot.deadline()) is not None]
+        deadlines.extend(parked[0][0] for parked in self._parked.values() if parked)
         return min(deadlines, default=None)
+
+    def parked(self) -> int:
+        """Commands waiting for the horizon to pass their stamp."""
+        return sum(len(parked) for parked in self._parked.values())
 
     def remember(self, account_id: int, key: str, request_hash: str, answer: dict[str, Any]) -> None:
         self._answers[(account_id, key)] = (request_hash, answer)
@@ -178,20 +214,33 @@ class Sequencer:
             await lookup
         await task
 
-    async def submit(self, command: Command) -> Any:
+    def stamp(self) -> int:
+        """The engine's time now in µs, never earlier than a stamp it gave before."""
+        self._last_stamp = max(self._last_stamp, to_micros(self._clock.now()))
+        return self._last_stamp
+
+    async def submit(self, command: Command, received_at: int | None = None) -> Any:
+        """The command's answer once committed. `received_at`: when a gateway received it
+        (µs); without one, now. A stamp ahead of the engine's clock is taken as now."""
+        return await self.enqueue(command, received_at)
+
+    def enqueue(self, command: Command, received_at: int | None = None) -> asyncio.Future[Any]:
+        """`submit` without awaiting: the future of the answer."""
         if self._task is None or self._task.done():
             raise SequencerUnavailable("the auction engine is not running; try again shortly")
         if self._intake.qsize() + self._queue.qsize() >= MAX_QUEUE:
             raise SequencerUnavailable("the auction engine is busy; try again shortly")
+        now = self.stamp()
+        at = now if received_at is None else min(received_at, now)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._intake.put_nowait((command, future))
-        return await future
+        self._intake.put_nowait((command, future, at))
+        return future
 
     async def _look_up(self) -> None:
         """Stage one: drain what was submitted, read the unknown keys once, hand it on."""
         while True:
             item = await self._intake.get()
-            batch: list[tuple[Command, asyncio.Future[Any]]] = []
+            batch: list[Entry] = []
             stopping = item is _STOP
             if not stopping:
                 batch.append(item)
@@ -207,9 +256,7 @@ class Sequencer:
                 except Exception:  # a defect must not stop every lot of the process
                     log.exception("looking up the keys of a batch failed unexpectedly")
                     known = False
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
+                    _fail(batch)
                 if known:
                     self._queue.put_nowait(batch)
             if stopping:
@@ -220,7 +267,7 @@ class Sequencer:
         """Stage two, the writer: batches of commands whose keys are known."""
         while True:
             item = await self._queue.get()
-            batch: list[tuple[Command, asyncio.Future[Any]]] = []
+            batch: list[Entry] = []
             stopping = item is _STOP
             if not stopping:
                 batch.extend(item)
@@ -235,22 +282,25 @@ class Sequencer:
                     await self._process(batch)
                 except Exception:  # a defect must not stop every lot of the process
                     log.exception("auction batch failed unexpectedly")
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
+                    _fail(batch)
             if stopping and self._queue.empty():
+                self._fail_parked()
                 return
 
-    def _now(self) -> int:
-        self._last_now = max(self._last_now, to_micros(self._clock.now()))
-        return self._last_now
+    def _fail_parked(self) -> None:
+        """Stopping: what waits for the horizon is answered as not recorded (a retry is safe)."""
+        for parked in self._parked.values():
+            for _, _, _, future in parked:
+                if not future.done():
+                    future.set_exception(SequencerUnavailable("the engine stopped; the bid was not recorded"))
+        self._parked.clear()
 
     # -- one batch -----------------------------------------------------------------
 
-    async def _recall(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> bool:
+    async def _recall(self, batch: list[Entry]) -> bool:
         """Loads the stored answers of keys not in memory: one read per batch, not per bid."""
         unknown = list(dict.fromkeys(
-            (c.account_id, c.key) for c, _ in batch
+            (c.account_id, c.key) for c, _, _ in batch
             if isinstance(c, PlaceBidRequest) and c.key is not None
             and (c.account_id, c.key) not in self._answers and (c.account_id, c.key) not in self._absent))
         if not unknown:
@@ -259,9 +309,7 @@ class Sequencer:
             found = await self._store.answers(unknown)
         except Exception as exc:
             log.error("idempotency keys of a batch could not be read: %r", exc)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
+            _fail(batch)
             return False
         for key, answer in found.items():
             self.remember(key[0], key[1], answer[0], answer[1])
@@ -270,21 +318,34 @@ class Sequencer:
         self._absent.update(key for key in unknown if key not in found)
         return True
 
-    async def _process(self, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+    async def _process(self, batch: list[Entry]) -> None:
         write = BatchWrite()
         touched: dict[int, Lot] = {}
         keys: list[tuple[int, str]] = []
-        results: list[Any] = []
-        for command, _ in batch:
+        answered: list[tuple[asyncio.Future[Any], Any]] = []
+        horizon = self.horizon(self.stamp())
+        for command, future, at in batch:
             lot = self._lots.get(command.lot)
             if lot is None:
-                results.append(NotFound("no such auction"))
+                answered.append((future, NotFound("no such auction")))
                 continue
             touched[lot.info.id] = lot
             try:
-                results.append(self._apply(lot, command, self._now(), write, keys))
+                if isinstance(command, TimerTick):
+                    answered.append((future, self._release(lot, horizon, write, keys, answered)))
+                    continue
+                deadline = lot.book.next_deadline()
+                if deadline is not None and at >= deadline:
+                    # at or after the deadline: judged only in stamp order with it
+                    self._park(lot, at, command, future)
+                    if at <= horizon:
+                        self._release(lot, horizon, write, keys, answered)
+                    continue
+                answered.append((future, self._apply(lot, command, at, write, keys)))
+                if lot.info.id in self._parked:  # the deadline may have moved past what waits
+                    self._release(lot, horizon, write, keys, answered)
             except ExchangeError as exc:
-                results.append(exc)
+                answered.append((future, exc))
         if write:
             changed = {recorded.lot for recorded in write.events}
             write.lots = [_lot_row(touched[lot_id]) for lot_id in changed]
@@ -293,7 +354,7 @@ class Sequencer:
             except Exception as exc:
                 log.error("auction batch of %d commands not committed: %r", len(batch), exc)
                 await self._undo(touched, keys)
-                for _, future in batch:
+                for future, _ in answered:
                     if not future.done():
                         future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
                 return
@@ -303,7 +364,9 @@ class Sequencer:
             by_lot.setdefault(recorded.lot, []).append(recorded)
         for lot_id, events in by_lot.items():
             touched[lot_id].commit(events)
-        for (_, future), result in zip(batch, results, strict=True):
+            if self.on_closed is not None and events[-1].kind == "closed":
+                self.on_closed(lot_id)
+        for future, result in answered:
             if future.done():
                 continue
             if isinstance(result, Exception):
@@ -312,6 +375,41 @@ class Sequencer:
                 future.set_result(result)
         if write.events and self._publish is not None:
             self._publish([feed_message(touched[r.lot].info, touched[r.lot].codes, r) for r in write.events])
+
+    def _park(self, lot: Lot, at: int, command: Command, future: asyncio.Future[Any]) -> None:
+        heapq.heappush(self._parked.setdefault(lot.info.id, []), (at, next(self._arrival), command, future))
+        if self.on_deadline_change is not None:
+            self.on_deadline_change()
+
+    def _release(
+        self, lot: Lot, horizon: int, write: BatchWrite, keys: list[tuple[int, str]],
+        answered: list[tuple[asyncio.Future[Any], Any]],
+    ) -> dict[str, Any]:
+        """Everything of the lot up to the horizon, in stamp order: its deadlines (each applied
+        at exactly its time) and the commands parked behind them. A parked command goes at once
+        when a bid moved the deadline past it, or when the lot has closed (it is refused)."""
+        was_closed = lot.book.closed
+        parked = self._parked.get(lot.info.id, [])
+        while True:
+            deadline = lot.deadline()
+            if deadline is not None and deadline <= horizon and (not parked or deadline <= parked[0][0]):
+                now = max(deadline, lot.book.last_at)
+                self._open_if_due(lot, now, write)
+                outcome = lot.book.apply(Tick(), now)
+                assert not isinstance(outcome, Rejection), outcome
+                self._record(lot, outcome, now, write)
+            elif parked and (parked[0][0] <= horizon or lot.book.closed
+                             or parked[0][0] < (lot.book.next_deadline() or 0)):
+                at, _, command, future = heapq.heappop(parked)
+                try:
+                    answered.append((future, self._apply(lot, command, at, write, keys)))
+                except ExchangeError as exc:
+                    answered.append((future, exc))
+            else:
+                break
+        if not parked:
+            self._parked.pop(lot.info.id, None)
+        return {"closed": lot.book.closed and not was_closed}
 
     async def _undo(self, touched: dict[int, Lot], keys: list[tuple[int, str]]) -> None:
         for key in keys:
@@ -330,16 +428,14 @@ class Sequencer:
             self._lots[lot_id] = fresh
 
     def _apply(
-        self, lot: Lot, command: Command, now: int, write: BatchWrite, keys: list[tuple[int, str]]
+        self, lot: Lot, command: Command, at: int, write: BatchWrite, keys: list[tuple[int, str]]
     ) -> Any:
+        """A bid or an admission at its receipt stamp, moved to the lot's last time if earlier."""
+        now = max(at, lot.book.last_at)
         if isinstance(command, PlaceBidRequest):
             return self._bid(lot, command, now, write, keys)
+        assert isinstance(command, Admission)
         self._open_if_due(lot, now, write)
-        if isinstance(command, TimerTick):
-            outcome = lot.book.apply(Tick(), now)
-            assert not isinstance(outcome, Rejection), outcome
-            self._record(lot, outcome, now, write)
-            return {"closed": lot.book.closed}
         bidder = str(command.account_id)
         admitted = lot.book.apply(AdmitBidder(bidder), now)
         if isinstance(admitted, Rejection):
@@ -427,6 +523,12 @@ class Sequencer:
             "phase": phase.value,
             "at": iso(now),
         }
+
+
+def _fail(batch: list[Entry]) -> None:
+    for _, future, _ in batch:
+        if not future.done():
+            future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
 
 
 def _lot_row(lot: Lot) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Live English auctions (拍卖 / 网络竞价): scheduling, bidder admission, bids, the room.
 
-Every change to a lot goes through the sequencer; reads are served from the state last
-committed (in memory for live lots, rebuilt from the event log otherwise).
+Every change to a lot goes through the engine's sequencer, in this process or over the
+engine link (exchange/auctions/access.py); reads are served from the state last committed.
 """
 
 from __future__ import annotations
@@ -20,15 +20,19 @@ from exchange.accounts import repository as accounts
 from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.auctions import repository as repo
-from exchange.auctions.feed import FeedPublisher, feed_message
+from exchange.auctions.access import EngineAccess, InProcess, Linked
+from exchange.auctions.engine import AuctionEngine, feed_messages_after
+from exchange.auctions.feed import FeedPublisher
+from exchange.auctions.horizon import Horizon
+from exchange.auctions.link import EngineLink, Ticket
 from exchange.auctions.lot import Lot
 from exchange.auctions.qualification import OperatorApproval, Qualification
+from exchange.auctions.replicas import LotReplicas
 from exchange.auctions.room import room_view, summary_view
-from exchange.auctions.sequencer import Admission, PlaceBidRequest, Sequencer
-from exchange.auctions.timers import DeadlineTimer
+from exchange.auctions.sequencer import Admission, PlaceBidRequest
 from exchange.auctions.types import AuctionSpec, AuctionStatus, to_micros
-from exchange.clock import Clock, FixedClock
-from exchange.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from exchange.clock import Clock
+from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.listings import repository as listings
 from exchange.listings.types import CompetitiveMethod, ListingStatus
 from exchange.validation import MAX_AMOUNT, FieldErrors, amount
@@ -44,7 +48,6 @@ MAX_BANDS = 20
 MAX_KEY_LENGTH = 100
 OPENING_GRACE = timedelta(minutes=1)  # "open now" typed a moment ago is not in the past
 AUCTION_NOTICE_DAYS = 7  # the auction notice (拍卖公告) is public at least 7 days before the start
-FEED_PAGE = 1_000
 
 
 def _moment(errors: FieldErrors, field: str, value: datetime | None) -> datetime | None:
@@ -132,88 +135,63 @@ def request_hash(auction_id: int, kind: str, amount_: int) -> str:
 
 
 class AuctionService:
-    """`auto_timers` defaults to off under a FixedClock: tests fire deadlines with `fire_due`."""
+    """With no `link`, the engine runs in this process (`auto_timers` defaults to off under a
+    FixedClock: tests fire deadlines with `fire_due`); with one, it runs in another process."""
 
     def __init__(
         self, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock,
         qualification: Qualification | None = None, *, auto_timers: bool | None = None,
         notice: timedelta = timedelta(days=AUCTION_NOTICE_DAYS), acceleration: int = 1,
+        link: EngineLink | None = None, horizon: Horizon | None = None,
     ) -> None:
         """`notice`: how long before its start an auction's notice must be public (7 days,
-        shortened by the exchange's acceleration)."""
+        shortened by the exchange's acceleration). `horizon`: the engine's, when gateways link
+        to it (exchange/auctions/horizon.py)."""
         self._pool = pool
         self.notice = notice
         self._acceleration = acceleration
         self._clock = clock
         self._qualification = qualification or OperatorApproval()
-        self.feed = FeedPublisher(redis, self.events_after)
-        self._store = repo.PostgresBatchStore(pool)
-        self._sequencer = Sequencer(self._store, clock, self.feed.publish, self._load)
-        self._timer = DeadlineTimer(self._sequencer, clock)
-        self._sequencer.on_deadline_change = self._timer.wake
-        self.on_closed = self._timer.on_closed
+        self.engine: AuctionEngine | None = None
+        self.feed: FeedPublisher | None = None
+        self.on_closed: list[Callable[[int], Awaitable[None]]] = []
+        """Called with each lot that closed, after its close is committed (in the engine's process)."""
+        self._access: EngineAccess
+        if link is None:
+            self.engine = AuctionEngine(pool, redis, clock, auto_timers=auto_timers, horizon=horizon)
+            self.feed, self.on_closed = self.engine.feed, self.engine.on_closed
+            self._access = InProcess(self.engine)
+        else:
+            self._access = Linked(link, LotReplicas(pool))
         self.on_scheduled: list[Callable[[int, int], Awaitable[None]]] = []
         """Called with (auction id, listing id) after an auction is scheduled and committed."""
-        self._auto_timers = not isinstance(clock, FixedClock) if auto_timers is None else auto_timers
         self._names: dict[int, str] = {}
 
     # -- life cycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Rebuilds every live book from its events, then accepts commands."""
-        async with self._pool.acquire() as conn:
-            rows = await repo.live(conn)
-            events = await repo.events_of(conn, [row["id"] for row in rows])
-        for row in rows:
-            lot = Lot.replay(repo.info_of(row), events[row["id"]])
-            self._check_rebuilt(lot, row)
-            self._sequencer.add(lot)
-        self._sequencer.start()
-        self.feed.start()
-        if self._auto_timers:
-            self._timer.start()
-        log.info("auction engine started with %d live lots", len(rows))
+        """The engine (rebuilding every live book from its events), or the link to it."""
+        await self._access.start()
 
     async def stop(self) -> None:
-        await self._timer.stop()
-        await self._sequencer.stop()
-        await self._store.close()
-        await self.feed.stop()
+        await self._access.stop()
 
     async def fire_due(self) -> list[int]:
         """Applies every deadline due at the clock's time now; returns the lots that closed."""
-        return await self._timer.fire_due()
+        assert self.engine is not None, "deadlines are fired by the engine's process"
+        return await self.engine.fire_due()
 
     @property
     def batches_committed(self) -> int:
         """Batches the sequencer has committed since this process started (for benchmarks)."""
-        return self._sequencer.batches
+        return 0 if self.engine is None else self.engine.batches
 
-    @staticmethod
-    def _check_rebuilt(lot: Lot, row: asyncpg.Record) -> None:
-        if lot.seq != row["last_seq"] or lot.book.state_hash() != row["state_hash"]:
-            log.error(
-                "AUCTION %d REBUILT STATE DIFFERS FROM THE STORED ONE: seq %d vs %d, hash %s vs %s",
-                lot.info.id, lot.seq, row["last_seq"], lot.book.state_hash(), row["state_hash"],
-            )
-
-    async def _load(self, auction_id: int) -> Lot:
-        async with self._pool.acquire() as conn:
-            row = await repo.get(conn, auction_id)
-            if row is None:
-                raise NotFound("no such auction")
-            events = await repo.events_of(conn, [auction_id])
-        return Lot.replay(repo.info_of(row), events[auction_id])
+    def receipt(self) -> Ticket:
+        """Call when a bid arrives, before awaiting anything: its time is now (pass it to `submit_bid`)."""
+        return self._access.receipt()
 
     async def _lot(self, auction_id: int) -> Lot:
-        lot = self._sequencer.lot(auction_id)
-        if lot is None:
-            loaded = await self._load(auction_id)
-            lot = self._sequencer.lot(auction_id)
-            if lot is None:
-                self._sequencer.add(loaded)
-                lot = loaded
-        return lot
+        return await self._access.lot(auction_id)
 
     def _now(self) -> int:
         return to_micros(self._clock.now())
@@ -253,8 +231,7 @@ class AuctionService:
             await disclosure.publish(conn, await disclosure.auction_notice(conn, auction_id, now))
             row = await repo.get(conn, auction_id)
         assert row is not None
-        lot = Lot.replay(repo.info_of(row), [])
-        self._sequencer.add(lot)
+        await self._access.scheduled(auction_id)
         for hook in self.on_scheduled:
             await hook(auction_id, listing_id)
         return await self.get(auction_id)
@@ -282,7 +259,7 @@ class AuctionService:
         if existing is not None:
             return {"auction_id": auction_id, "account_id": investor.id, "code": existing["code"],
                     "approved_at": existing["approved_at"].isoformat(), "seq": None}
-        admitted = await self._sequencer.submit(Admission(auction_id, investor.id, staff.id))
+        admitted = await self._access.admit(Admission(auction_id, investor.id, staff.id))
         return {"auction_id": auction_id, "account_id": investor.id, "code": admitted["code"],
                 "approved_at": self._clock.now().isoformat(), "seq": admitted["seq"]}
 
@@ -299,31 +276,30 @@ class AuctionService:
 
     async def submit_bid(
         self, account: Account | None, auction_id: int, kind: Literal["bid", "proxy"], amount: int,
-        idempotency_key: str | None = None,
+        idempotency_key: str | None = None, *, ticket: Ticket | None = None,
     ) -> dict[str, Any]:
-        """The acknowledgement, given only after the commit that holds the bid (or its refusal)."""
-        bidder = require_role(account, Role.INVESTOR)
-        errors = FieldErrors()
-        if kind not in ("bid", "proxy"):
-            errors.add("kind", "must be bid or proxy")
-        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
-            errors.add("amount", f"must be a whole number of minor units from 1 to {MAX_AMOUNT}")
-        if idempotency_key is not None and not (
-            0 < len(idempotency_key) <= MAX_KEY_LENGTH and idempotency_key.isascii()
-            and idempotency_key.isprintable()
-        ):
-            errors.add("idempotency_key", f"must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
-        errors.raise_if_any()
-        lot = await self._lot(auction_id)
-        if bidder.id == lot.info.seller_id:
-            raise Conflict("the seller can never bid on its own lot")
-        if str(bidder.id) not in lot.codes:
-            raise Forbidden("you are not approved to bid in this auction")
-        digest = None if idempotency_key is None else request_hash(auction_id, kind, amount)
-        answer: dict[str, Any] = await self._sequencer.submit(
-            PlaceBidRequest(auction_id, bidder.id, kind, amount, idempotency_key, digest)
-        )
-        return answer
+        """The acknowledgement, given only after the commit that holds the bid (or its refusal).
+        `ticket`: the bid's receipt (`receipt()`, taken when it arrived); without one, now.
+        The engine checks that the bidder is admitted and is not the seller."""
+        received = ticket or self.receipt()
+        try:
+            bidder = require_role(account, Role.INVESTOR)
+            errors = FieldErrors()
+            if kind not in ("bid", "proxy"):
+                errors.add("kind", "must be bid or proxy")
+            if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
+                errors.add("amount", f"must be a whole number of minor units from 1 to {MAX_AMOUNT}")
+            if idempotency_key is not None and not (
+                0 < len(idempotency_key) <= MAX_KEY_LENGTH and idempotency_key.isascii()
+                and idempotency_key.isprintable()
+            ):
+                errors.add("idempotency_key", f"must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
+            errors.raise_if_any()
+            digest = None if idempotency_key is None else request_hash(auction_id, kind, amount)
+            return await self._access.bid(
+                PlaceBidRequest(auction_id, bidder.id, kind, amount, idempotency_key, digest), received)
+        finally:
+            received.release()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -343,9 +319,10 @@ class AuctionService:
         limit, offset = max(1, min(limit, 200)), max(0, offset)
         async with self._pool.acquire() as conn:
             rows = await repo.listing(conn, statuses, listing_id=listing_id, limit=limit, offset=offset)
+        lots = await self._access.lots([row["id"] for row in rows])
         found = []
         for row in rows:
-            lot = self._sequencer.lot(row["id"]) or await self._lot(row["id"])
+            lot = lots[row["id"]]
             found.append(summary_view(lot, self._now()) | {"result": await self._result(lot)})
         return found
 
@@ -354,9 +331,10 @@ class AuctionService:
         investor = require_role(account, Role.INVESTOR)
         async with self._pool.acquire() as conn:
             ids = await repo.qualified_for(conn, investor.id, max(1, min(limit, 200)))
+        lots = await self._access.lots(ids)
         found = []
         for auction_id in ids:
-            lot = await self._lot(auction_id)
+            lot = lots[auction_id]
             bidder = str(investor.id)
             found.append(summary_view(lot, self._now()) | {
                 "result": await self._result(lot),
@@ -367,14 +345,7 @@ class AuctionService:
 
     async def events_after(self, auction_id: int, seq: int) -> list[dict[str, Any]]:
         """Committed feed messages after `seq` (at most 1000), for a watcher resynchronising."""
-        lot = await self._lot(auction_id)
-        async with self._pool.acquire() as conn:
-            events = await repo.events_after(conn, auction_id, max(seq, 0), FEED_PAGE)
-        codes = dict(lot.codes)
-        for recorded in events:
-            if recorded.kind == "admitted":
-                codes[recorded.payload["bidder"]] = recorded.payload["code"]
-        return [feed_message(lot.info, codes, recorded) for recorded in events]
+        return await feed_messages_after(self._pool, await self._lot(auction_id), seq)
 
     async def _winner_name(self, lot: Lot) -> str | None:
         if lot.result is None or not lot.result["sold"]:

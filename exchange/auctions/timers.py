@@ -1,8 +1,10 @@
 """Durable timers: opening and closing are deadlines kept in auctions.next_deadline.
 
-The timer fires a Tick through the sequencer when a lot's deadline is due. The book
+The timer fires a Tick through the sequencer when a lot's deadline is due: when the
+horizon (the time up to which every gateway has handed over what it received) has passed
+it, so a bid received before the close but still on its way is judged first. The book
 decides: a Tick before the close is a no-op, so a lot never closes early; a close due
-while the process was down is applied at the first pass after start.
+while the process was down is applied at the first pass after start, at its own time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 RETRY_S = 0.5
+HORIZON_POLL_S = 0.005
+"""How often to look again while a deadline has passed by the clock but not yet by the horizon."""
 
 
 class DeadlineTimer:
@@ -32,6 +36,8 @@ class DeadlineTimer:
         self.failed = 0
         # called with each lot that closed, after its close is committed (settlement listens)
         self.on_closed: list[Callable[[int], Awaitable[None]]] = []
+        self._told: dict[int, asyncio.Future[None]] = {}
+        sequencer.on_closed = self.closed
 
     def wake(self) -> None:
         self._wake.set()
@@ -39,7 +45,7 @@ class DeadlineTimer:
     async def fire_due(self) -> list[int]:
         """Fires every due deadline once; returns the lots that closed."""
         self.failed = 0
-        due = self._sequencer.due(to_micros(self._clock.now()))
+        due = self._sequencer.due(self._sequencer.horizon(self._sequencer.stamp()))
         if not due:
             return []
         results = await asyncio.gather(
@@ -53,12 +59,23 @@ class DeadlineTimer:
             elif result.get("closed"):
                 closed.append(lot)
         for lot in closed:
-            for listener in self.on_closed:
-                try:
-                    await listener(lot)
-                except Exception:
-                    log.exception("a listener of the close of lot %d failed; it repairs on its next pass", lot)
+            told = self._told.get(lot)
+            if told is not None:
+                await told
         return closed
+
+    def closed(self, lot: int) -> None:
+        """A close was committed (by a tick, or by a command stamped after the deadline): tell
+        the listeners once; `fire_due` waits for them when its tick closed the lot."""
+        if lot not in self._told:
+            self._told[lot] = asyncio.ensure_future(self._tell(lot))
+
+    async def _tell(self, lot: int) -> None:
+        for listener in self.on_closed:
+            try:
+                await listener(lot)
+            except Exception:
+                log.exception("a listener of the close of lot %d failed; it repairs on its next pass", lot)
 
     def start(self) -> None:
         if self._task is None:
@@ -82,7 +99,7 @@ class DeadlineTimer:
                 delay = RETRY_S
             elif upcoming is not None:
                 wait = (upcoming - to_micros(self._clock.now())) / 1_000_000
-                delay = min(delay, max(wait, 0.005))
+                delay = min(delay, max(wait, HORIZON_POLL_S))
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:

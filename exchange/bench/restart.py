@@ -65,17 +65,20 @@ async def _bench(database_url: str, redis_url: str, count: int, bids: int) -> di
         ids, bidders = await _open_lots(services, count, bids)
         setup_s = time.perf_counter() - setup_started
         before = {lot: (await services.auctions.room(lot))["seq"] for lot in ids}
-        hashes = {lot: services.auctions._sequencer.lot(lot).book.state_hash()  # type: ignore[union-attr]
-                  for lot in ids}
+        engine = services.auctions.engine
+        assert engine is not None
+        hashes = {lot: (await engine.lot(lot)).book.state_hash() for lot in ids}
         await services.auctions.stop()
 
         restarted = AuctionService(pool, redis, SystemClock())
         started = time.perf_counter()
         await restarted.start()
         rebuilt_s = time.perf_counter() - started
+        assert restarted.engine is not None
+        rebuilt = restarted.engine.sequencer
         same = sum(1 for lot in ids
-                   if (rebuilt := restarted._sequencer.lot(lot)) is not None
-                   and rebuilt.book.state_hash() == hashes[lot] and rebuilt.seq == before[lot])
+                   if (book := rebuilt.lot(lot)) is not None
+                   and book.book.state_hash() == hashes[lot] and book.seq == before[lot])
         lot = ids[-1]
         room = await restarted.room(lot)
         challenger = bidders[0] if room["leader"] == "A002" else bidders[1]

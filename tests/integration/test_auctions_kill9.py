@@ -66,7 +66,7 @@ async def test_kill_9_mid_war_loses_no_acknowledged_bid_and_the_book_rebuilds_id
     restarted = AuctionService(services.pool, services.redis, SystemClock())
     await restarted.start()
     try:
-        lot = restarted._sequencer.lot(auction_id)
+        lot = restarted.engine.sequencer.lot(auction_id)
         assert lot is not None and lot.seq == stored["last_seq"]
         replayed = EnglishBook.from_events(
             lot.info.terms, [e for r in rows if (e := decode_event(r["kind"], r["payload"])) is not None])

@@ -11,7 +11,7 @@ import pytest
 
 from exchange.auctions.lot import Lot, LotInfo
 from exchange.auctions.sequencer import Admission, BatchWrite, PlaceBidRequest, Sequencer, TimerTick
-from exchange.auctions.types import SequencerUnavailable, to_micros
+from exchange.auctions.types import SequencerUnavailable, iso, to_micros
 from exchange.clock import FixedClock
 from exchange.errors import Conflict, NotFound
 from matching_core.common import fixed_increment
@@ -256,3 +256,121 @@ async def test_a_key_read_as_absent_is_written_once_even_when_sent_twice_meanwhi
     assert first == second and first["status"] == "accepted"
     assert [r[1] for b in store.batches for r in b.requests] == ["twice"]
     assert store.lookups == [[(1, "twice")]]
+
+
+# -- receipt time and the horizon ----------------------------------------------------------
+
+CLOSE = to_micros(NOW) + 3_600_000_000 + 300_000_000  # the scheduled end, then one quiet period
+
+
+class Horizon:
+    """The time up to which every gateway has handed over what it received; moved by the test."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __call__(self, now: int) -> int:
+        return min(self.value, now)
+
+
+@pytest.fixture
+async def late(store: FakeStore) -> AsyncIterator[tuple[Sequencer, FixedClock, Horizon]]:
+    """A sequencer whose clock is past the close while the horizon is still before it."""
+    clock = FixedClock(NOW)
+    horizon = Horizon(to_micros(NOW))
+    seq = Sequencer(store, clock, horizon=horizon)
+    seq.add(_lot())
+    seq.start()
+    for bidder in (1, 2, 3):
+        await seq.submit(Admission(LOT, bidder, 50))
+    clock.advance(timedelta(hours=2))
+    yield seq, clock, horizon
+    await seq.stop()
+
+
+async def test_a_bid_received_before_the_close_is_judged_before_it_however_long_the_queue(
+    late: tuple[Sequencer, FixedClock, Horizon], store: FakeStore
+) -> None:
+    seq, _, horizon = late
+    horizon.value = CLOSE + 1  # every gateway has handed over what it received before the close
+    store.gate = asyncio.Event()
+    store.writing.clear()
+    stalled = asyncio.create_task(seq.submit(Admission(LOT, 4, 50), received_at=CLOSE - 2_000_000))
+    await asyncio.wait_for(store.writing.wait(), 1)
+    # the commit hangs; a bid received a second before the close queues behind it, then the deadline fires
+    queued = asyncio.create_task(seq.submit(bid(1, 1_000), received_at=CLOSE - 1_000_000))
+    tick = asyncio.create_task(seq.submit(TimerTick(LOT)))
+    await asyncio.sleep(0.01)
+    store.gate.set()
+    await stalled
+    ack = await queued
+    assert ack["status"] == "accepted" and ack["at"] == iso(CLOSE - 1_000_000)
+    assert await tick == {"closed": False}, "the bid restarted the quiet period"
+    assert ack["close_at"] == iso(CLOSE - 1_000_000 + 300_000_000)
+
+
+async def test_the_close_waits_for_the_horizon_and_is_applied_at_exactly_its_time(
+    late: tuple[Sequencer, FixedClock, Horizon], store: FakeStore
+) -> None:
+    seq, clock, horizon = late
+    horizon.value = CLOSE - 1
+    assert seq.due(seq.horizon(seq.stamp())) == [], "a gateway may still hand over a bid received before it"
+    horizon.value = CLOSE
+    assert seq.due(seq.horizon(seq.stamp())) == [LOT]
+    assert await seq.submit(TimerTick(LOT)) == {"closed": True}
+    closed = store.events("closed")[0]
+    assert closed.at == CLOSE < to_micros(clock.now())
+
+
+async def test_a_bid_stamped_after_the_deadline_waits_and_is_judged_in_stamp_order(
+    late: tuple[Sequencer, FixedClock, Horizon], store: FakeStore
+) -> None:
+    seq, _, horizon = late
+    horizon.value = CLOSE - 5_000_000
+    after = asyncio.create_task(seq.submit(bid(2, 1_100), received_at=CLOSE + 1_000_000))
+    await asyncio.sleep(0.01)
+    assert not after.done() and seq.parked() == 1
+    assert seq.due(seq.horizon(seq.stamp())) == []
+    # a bid received earlier, before the close, arrives later from a slower gateway
+    before = await seq.submit(bid(1, 1_000), received_at=CLOSE - 1_000_000)
+    assert before["status"] == "accepted", "it restarted the quiet period"
+    answer = await after
+    assert answer["status"] == "accepted" and answer["at"] == iso(CLOSE + 1_000_000)
+    assert [e.payload["amount"] for e in store.events("bid")] == [1_000, 1_100]
+    assert seq.parked() == 0 and store.events("closed") == []
+
+
+async def test_a_bid_stamped_after_a_close_that_stands_is_refused_as_closed(
+    late: tuple[Sequencer, FixedClock, Horizon], store: FakeStore
+) -> None:
+    seq, _, horizon = late
+    await seq.submit(bid(1, 1_000), received_at=CLOSE - 100_000_000)
+    horizon.value = CLOSE - 100_000_000
+    final_close = CLOSE - 100_000_000 + 300_000_000
+    after = asyncio.create_task(seq.submit(bid(2, 1_100), received_at=final_close + 1))
+    await asyncio.sleep(0.01)
+    assert not after.done()
+    horizon.value = final_close + 10
+    assert await seq.submit(TimerTick(LOT)) == {"closed": True}
+    refused = await after
+    assert refused["status"] == "rejected" and refused["code"] == "auction_closed"
+    assert [e.kind for e in store.events()][-1] == "closed"
+    assert store.events("closed")[0].at == final_close
+
+
+async def test_a_stamp_ahead_of_the_engine_clock_is_taken_as_now(sequencer: Sequencer) -> None:
+    now = sequencer.stamp()
+    ack = await sequencer.submit(bid(1, 1_000), received_at=now + 60_000_000)
+    assert ack["at"] == iso(now)
+
+
+async def test_stopping_answers_parked_bids_as_not_recorded(
+    late: tuple[Sequencer, FixedClock, Horizon]
+) -> None:
+    seq, _, horizon = late
+    horizon.value = CLOSE - 1
+    parked = asyncio.create_task(seq.submit(bid(1, 1_000), received_at=CLOSE + 1))
+    await asyncio.sleep(0.01)
+    await seq.stop()
+    with pytest.raises(SequencerUnavailable):
+        await parked
