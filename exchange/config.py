@@ -41,6 +41,9 @@ class Settings:
     load_demo: bool
     feed_port: int = 0  # 0: the HTTP port + 1
     feed_url: str | None = None
+    engine_host: str = "127.0.0.1"  # EXCHANGE_ENGINE_HOST: where the engine listens for gateways
+    engine_port: int = 0  # EXCHANGE_ENGINE_PORT; 0: the HTTP port + 2
+    engine_address: str | None = None  # EXCHANGE_ENGINE_ADVERTISE: host:port gateways use to reach it
     auction_notice_days: int = 7  # EXCHANGE_AUCTION_NOTICE_DAYS: the auction notice precedes the start
     migrations_dir: Path = field(default=PROJECT_ROOT / "migrations")
 
@@ -63,6 +66,9 @@ class Settings:
             load_demo=_env_bool("EXCHANGE_LOAD_DEMO", True),
             feed_port=_env_int("EXCHANGE_FEED_PORT", 0),
             feed_url=os.environ.get("EXCHANGE_FEED_URL") or None,
+            engine_host=os.environ.get("EXCHANGE_ENGINE_HOST", "127.0.0.1"),
+            engine_port=_env_int("EXCHANGE_ENGINE_PORT", 0),
+            engine_address=os.environ.get("EXCHANGE_ENGINE_ADVERTISE") or None,
             auction_notice_days=max(0, _env_int("EXCHANGE_AUCTION_NOTICE_DAYS", 7)),
         )
 

@@ -56,5 +56,17 @@ class RateLimited(ExchangeError):
         self.retry_after = retry_after
 
 
+class ServiceBusy(ExchangeError):
+    """A bounded queue of slow work (password checks) is full: try again shortly."""
+
+    status = 503
+    title = "Busy"
+    code = "busy"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class MigrationError(Exception):
     """A schema migration cannot be applied safely; the process must not start."""

@@ -10,7 +10,8 @@ import asyncpg
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 
-from exchange.accounts.service import AccountService
+from exchange.accounts.passwords import PasswordHashing
+from exchange.accounts.service import AccountService, LoginLimits
 from exchange.accounts.sessions import SessionStore
 from exchange.achievements.service import AchievementService
 from exchange.agreements.service import AgreementService
@@ -74,6 +75,7 @@ class Services:
         auction_notice_days: int = AUCTION_NOTICE_DAYS, agreement_rules: AgreementRules | None = None,
         procedure_rules: ProcedureRules | None = None, change_rules: ChangeRules | None = None,
         engine_link: EngineLink | None = None, horizon: Horizon | None = None,
+        passwords: PasswordHashing | None = None, login_limits: LoginLimits | None = None,
     ) -> Services:
         """`tender_secret` wraps each tender's key (the exchange's secret key); without one, a key
         for this process only: proposals sealed by it cannot be opened after a restart.
@@ -93,7 +95,7 @@ class Services:
             redis=redis,
             clock=clock,
             calendar=calendar,
-            accounts=AccountService(pool, clock, limiter, hasher),
+            accounts=AccountService(pool, clock, limiter, hasher, passwords=passwords, limits=login_limits),
             sessions=SessionStore(redis),
             achievements=AchievementService(pool, clock),
             listings=ListingService(pool, clock, calendar, procedure_rules),

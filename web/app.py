@@ -47,6 +47,7 @@ from web.pages.problems import ProblemPages
 from web.pages.quotes import QuotePages
 from web.pages.settlement_desk import SettlementDeskPages
 from web.pages.tenders import TenderPages
+from web.receipt import ReceiptMiddleware
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY_BYTES = 1_000_000
@@ -61,7 +62,8 @@ async def healthz(request: Request[Any, Any, Any]) -> dict[str, str]:
         redis_ok = bool(await svc.redis.ping())
     except Exception:  # noqa: BLE001 - health reports Redis trouble rather than failing
         redis_ok = False
-    return {"database": "ok", "redis": "ok" if redis_ok else "unavailable"}
+    return {"database": "ok", "redis": "ok" if redis_ok else "unavailable",
+            "engine": "ok" if svc.auctions.engine_ready else "unavailable"}
 
 
 async def _start(app: Litestar) -> None:
@@ -115,7 +117,7 @@ def create_app(
             ListingProcedureApi, ListingProcedurePages,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
-        middleware=[IdentityMiddleware(secure_cookies=secure_cookies)],
+        middleware=[ReceiptMiddleware(), IdentityMiddleware(secure_cookies=secure_cookies)],
         on_startup=[_start],
         on_shutdown=[_stop],
         before_request=_before_request,
@@ -137,6 +139,7 @@ def create_app(
             security=[{"apiToken": []}],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        logging_config=None,  # the process's own logging (web/cli.py); errors are logged by web/errors.py
         response_cache_config=ResponseCacheConfig(),
         debug=debug,
     )

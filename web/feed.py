@@ -1,8 +1,10 @@
 """The lot websocket, served by the `websockets` library: a snapshot on connect, deltas after, bids in.
 
-It runs beside the HTTP app on its own port (EXCHANGE_FEED_PORT) because a lot's frames are
-written to all its watchers at once with `websockets.broadcast`, without a task or an ASGI
-round trip per watcher; that is what lets one process feed thousands of watchers.
+It runs beside the HTTP app on its own port (EXCHANGE_FEED_PORT), in feed gateway processes
+of its own (several share the port with SO_REUSEPORT). A lot's frame is encoded once, as the
+bytes of one unmasked websocket frame, and written straight to each watcher's transport:
+no task, no ASGI round trip and no framing per watcher; that is what lets a process feed
+thousands of watchers.
 
 Path: /ws/lots/{id}. Identity as for HTTP: `Authorization: Bearer <token>` or the session
 cookie; browsers must come from the exchange's own pages (Origin checked).
@@ -34,11 +36,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from websockets import ConnectionClosed
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from exchange.accounts.types import Account
 from exchange.auctions.gateway import FeedGateway, encode
+from exchange.auctions.link import Ticket
 from exchange.errors import ExchangeError, NotFound
 from exchange.services import Services
 from web.auth import identify, parse_cookies
@@ -91,24 +96,31 @@ class FeedServer:
         connections = self._lots.get(lot)
         if not connections:
             return
-        broadcast(connections, frame)
-        for connection in list(connections):
+        data = Frame(Opcode.TEXT, frame.encode()).serialize(mask=False)
+        slow = []
+        for connection in connections:
             transport = connection.transport
-            if transport is not None and transport.get_write_buffer_size() > SLOW_CLIENT_BYTES:
-                # It cannot take what it is sent: drop it rather than buffer for it or wait on it.
-                connections.discard(connection)
-                self.dropped += 1
-                log.info("dropping a slow watcher of lot %s", lot)
-                transport.abort()
+            if connection.protocol.state is not State.OPEN or transport.is_closing():
+                continue
+            transport.write(data)
+            if transport.get_write_buffer_size() > SLOW_CLIENT_BYTES:
+                slow.append(connection)
+        for connection in slow:
+            # It cannot take what it is sent: drop it rather than buffer for it or wait on it.
+            connections.discard(connection)
+            self.dropped += 1
+            log.info("dropping a slow watcher of lot %s", lot)
+            connection.transport.abort()
 
     # life cycle -----------------------------------------------------------------------
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> int:
+        """`reuse_port`: other feed gateways listen on the same port (the kernel spreads watchers)."""
         await self.gateway.start()
         self._server = await serve(
             self._handle, host, port, process_request=self._check_request, compression=None,
             max_size=MAX_MESSAGE_BYTES, ping_interval=20, ping_timeout=20, close_timeout=5,
-            server_header=None, logger=connection_log,
+            server_header=None, logger=connection_log, reuse_port=reuse_port,
         )
         sockets = list(self._server.sockets)
         self.port = int(sockets[0].getsockname()[1]) if sockets else port
@@ -187,6 +199,7 @@ class FeedServer:
                 connections.discard(connection)
                 if not connections:
                     del self._lots[lot]
+                    self.gateway.unwatched(lot)
 
     async def _on_message(
         self, connection: ServerConnection, lot: int, account: Account | None,
@@ -213,19 +226,21 @@ class FeedServer:
             if isinstance(parsed, str):
                 await connection.send(_dumps({"type": "error", "ref": ref, "status": 400, "detail": parsed}))
                 return
-            # answered when its batch commits; the socket keeps reading meanwhile
-            asyncio.get_running_loop().create_task(self._bid(connection, lot, account, identity_error, ref, *parsed))
+            # received now; answered when its batch commits, while the socket keeps reading
+            ticket = self.services.auctions.receipt()
+            asyncio.get_running_loop().create_task(
+                self._bid(connection, lot, account, identity_error, ref, ticket, *parsed))
         else:
             await connection.send(_dumps({"type": "error", "ref": ref, "status": 400, "detail": "unknown message type"}))
 
     async def _bid(
         self, connection: ServerConnection, lot: int, account: Account | None, identity_error: ExchangeError | None,
-        ref: Any, kind: Any, amount: Any, key: str,
+        ref: Any, ticket: Ticket, kind: Any, amount: Any, key: str,
     ) -> None:
         try:
             if identity_error is not None:
                 raise identity_error
-            ack = await self.services.auctions.submit_bid(account, lot, kind, amount, key)
+            ack = await self.services.auctions.submit_bid(account, lot, kind, amount, key, ticket=ticket)
             reply: dict[str, Any] = {"type": "ack", "ref": ref, "ack": ack}
         except ExchangeError as exc:
             reply = {"type": "error", "ref": ref, "status": exc.status, "code": exc.code, "detail": exc.detail,
@@ -233,5 +248,7 @@ class FeedServer:
         except Exception:  # noqa: BLE001 - the bidder must hear back; the cause is logged
             log.exception("bid on lot %s over the websocket failed", lot)
             reply = {"type": "error", "ref": ref, "status": 503, "detail": "the bid could not be recorded; try again"}
+        finally:
+            ticket.release()
         with contextlib.suppress(ConnectionClosed):
             await connection.send(_dumps(reply))

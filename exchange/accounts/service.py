@@ -1,16 +1,18 @@
-"""Registration, login (argon2, rate-limited), operator creation and API tokens."""
+"""Registration, login (argon2 off the event loop, rate-limited), operator creation and API tokens."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import asyncpg
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from exchange.accounts import repository as repo
+from exchange.accounts.passwords import PasswordHashing
 from exchange.accounts.types import (
     SELF_REGISTERING_ROLES,
     Account,
@@ -22,6 +24,7 @@ from exchange.accounts.types import (
 from exchange.clock import Clock
 from exchange.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from exchange.infra.ratelimit import RateLimiter
+from exchange.settings import rules_from_env
 from exchange.validation import FieldErrors, choice, text
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -33,6 +36,20 @@ LOGIN_FAILURES_PER_ADDRESS = 30
 LOGIN_WINDOW_S = 15 * 60
 
 
+@dataclass(frozen=True)
+class LoginLimits:
+    """Logins, right or wrong, per account and per client address in a 15-minute window
+    (EXCHANGE_LOGIN_PER_ACCOUNT, EXCHANGE_LOGIN_PER_ADDRESS): each costs a password check,
+    so even correct ones are limited. Wrong passwords have their own, lower limits."""
+
+    per_account: int = 30
+    per_address: int = 600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LoginLimits:
+        return rules_from_env(cls, env, "LOGIN")
+
+
 def _token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -40,12 +57,14 @@ def _token_hash(token: str) -> bytes:
 class AccountService:
     def __init__(
         self, pool: asyncpg.Pool, clock: Clock, limiter: RateLimiter,
-        hasher: PasswordHasher | None = None,
+        hasher: PasswordHasher | None = None, *, passwords: PasswordHashing | None = None,
+        limits: LoginLimits | None = None,
     ) -> None:
         self._pool = pool
         self._clock = clock
         self._limiter = limiter
-        self._hasher = hasher or PasswordHasher()
+        self.passwords = passwords or PasswordHashing(hasher)
+        self.limits = limits or LoginLimits()
 
     async def register(self, form: Registration, *, allow_operator: bool = False) -> Account:
         errors = FieldErrors()
@@ -62,7 +81,7 @@ class AccountService:
         contact_name = text(errors, "contact_name", form.contact_name, max_len=100, required=False)
         phone = text(errors, "phone", form.phone, max_len=40, required=False)
         errors.raise_if_any()
-        password_hash = self._hasher.hash(form.password)
+        password_hash = await self.passwords.hash(form.password)
         async with self._pool.acquire() as conn:
             account = await repo.insert_account(
                 conn, role=Role(role), email=email, display_name=display_name,
@@ -75,27 +94,31 @@ class AccountService:
         return account
 
     async def authenticate(self, email: str, password: str, *, client: str) -> Account:
-        """Checks a password; too many failures for an address or a client mean 429."""
-        email_key = f"login:email:{email.strip().lower()[:254]}"
-        client_key = f"login:client:{client[:64]}"
+        """Checks a password (in the hashing pool); too many attempts or failures for an
+        address or a client mean 429, a full hashing queue 503."""
+        address = email.strip().lower()[:254]
+        email_key, client_key = f"login:email:{address}", f"login:client:{client[:64]}"
+        tries_key, client_tries_key = f"login:tries:{address}", f"login:tries-client:{client[:64]}"
         await self._limiter.check(email_key, LOGIN_FAILURES_PER_EMAIL, LOGIN_WINDOW_S)
         await self._limiter.check(client_key, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_S)
+        await self._limiter.check(tries_key, self.limits.per_account, LOGIN_WINDOW_S)
+        await self._limiter.check(client_tries_key, self.limits.per_address, LOGIN_WINDOW_S)
         async with self._pool.acquire() as conn:
             found = await repo.account_with_hash(conn, email.strip()[:254])
-            if found is not None and len(password) <= MAX_PASSWORD:
-                account, stored = found
-                try:
-                    self._hasher.verify(stored, password)
-                except (VerificationError, InvalidHashError):
-                    pass
-                else:
-                    if self._hasher.check_needs_rehash(stored):
-                        await repo.update_password_hash(conn, account.id, self._hasher.hash(password))
-                    await self._limiter.reset(email_key)
-                    return account
-            else:
-                # Same work as a real check, so timing does not reveal which addresses exist.
-                self._hasher.hash(password[:MAX_PASSWORD])
+        await self._limiter.hit(tries_key, LOGIN_WINDOW_S)
+        await self._limiter.hit(client_tries_key, LOGIN_WINDOW_S)
+        if found is not None and len(password) <= MAX_PASSWORD:
+            account, stored = found
+            if await self.passwords.verify(stored, password):
+                if self.passwords.needs_rehash(stored):
+                    rehashed = await self.passwords.hash(password)
+                    async with self._pool.acquire() as conn:
+                        await repo.update_password_hash(conn, account.id, rehashed)
+                await self._limiter.reset(email_key)
+                return account
+        else:
+            # Same work as a real check, so timing does not reveal which addresses exist.
+            await self.passwords.hash(password[:MAX_PASSWORD])
         await self._limiter.hit(email_key, LOGIN_WINDOW_S)
         await self._limiter.hit(client_key, LOGIN_WINDOW_S)
         raise NotAuthenticated("wrong e-mail address or password")

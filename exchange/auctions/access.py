@@ -35,6 +35,10 @@ class EngineAccess(Protocol):
     async def scheduled(self, auction_id: int) -> None:
         """A lot was scheduled and committed: the engine takes it into its timer's care."""
 
+    @property
+    def ready(self) -> bool:
+        """Commands can reach the engine now."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -61,6 +65,10 @@ class InProcess:
 
     async def scheduled(self, auction_id: int) -> None:
         await self.engine.load(auction_id)
+
+    @property
+    def ready(self) -> bool:
+        return self.engine.sequencer.running
 
     async def start(self) -> None:
         await self.engine.start()
@@ -95,6 +103,10 @@ class Linked:
         except SequencerUnavailable as exc:
             log.warning("the engine was not told of auction %d (%s); it finds it on its next rescan",
                         auction_id, exc.detail)
+
+    @property
+    def ready(self) -> bool:
+        return self.link.connected.is_set()
 
     async def start(self) -> None:
         self.link.start()

@@ -1,8 +1,9 @@
 """Fan-out of committed auction events to the watchers of each lot.
 
-One gateway per feed process. It listens to the Redis channels `lot:{id}` (pattern
-subscription) and turns the messages of each watched lot into frames for its sink (the
-websocket server, which writes each frame to every connection of the lot). Messages carry
+One gateway per feed process. It subscribes to the Redis channel `lot:{id}` of each lot
+its watchers follow (from the first watcher until a while after the last one left) and
+turns the lot's messages into frames for its sink (the websocket server, which writes each
+frame to every connection of the lot). Messages carry
 the lot's event sequence number, so the gateway can tell a gap (a lost or late message, a
 reconnect) and fill it from PostgreSQL, the source of truth; while Redis is unreachable it
 polls PostgreSQL for the lots being watched, so the feed degrades to a slower tick rather
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -26,7 +28,12 @@ import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PATTERN = "lot:*"
+LINGER_S = 10.0
+"""How long a gateway stays subscribed to a lot after its last watcher left (reloads come back)."""
+
+
+def channel(lot: int) -> str:
+    return f"lot:{lot}"
 
 
 class FeedSource(Protocol):
@@ -50,6 +57,8 @@ class FrameSink(Protocol):
 
 
 class FeedGateway:
+    """`linger_s`: how long to keep a lot's subscription after its last watcher left."""
+
     def __init__(
         self,
         redis: aioredis.Redis,
@@ -58,6 +67,7 @@ class FeedGateway:
         *,
         tick: float = 0.05,
         poll_interval: float = 1.0,
+        linger_s: float = LINGER_S,
     ) -> None:
         self._redis = redis
         self._source = source
@@ -70,6 +80,11 @@ class FeedGateway:
         self._pending: dict[int, list[dict[str, Any]]] = {}
         self._last_flush: dict[int, float] = {}
         self._filling: dict[int, bool] = {}  # lot -> another gap was seen while filling
+        self.linger_s = linger_s
+        self._subscribed: set[int] = set()
+        self._pubsub: Any = None
+        self._control = f"feed:{os.getpid()}:{id(self)}"
+        """A channel nobody publishes on: the connection stays in subscriber mode with no lot watched."""
         self.redis_connected = False
 
     # lifecycle ----------------------------------------------------------------------
@@ -90,8 +105,39 @@ class FeedGateway:
         return self._lot_seq.get(lot, 0)
 
     def note_watching(self, lot: int, seq: int) -> None:
-        """A first watcher of `lot` was served a snapshot at `seq`: later messages continue from it."""
+        """A watcher of `lot` was served a snapshot at `seq`: later messages continue from it."""
         self._lot_seq.setdefault(lot, seq)
+        if lot not in self._subscribed:
+            self._subscribed.add(lot)
+            self._send_subscription("subscribe", lot)
+
+    def unwatched(self, lot: int) -> None:
+        """The last watcher of `lot` left: unsubscribe unless one comes back within `linger_s`."""
+        asyncio.get_running_loop().call_later(self.linger_s, self._drop_if_unwatched, lot)
+
+    def _drop_if_unwatched(self, lot: int) -> None:
+        if self._sink.watching(lot) or lot not in self._subscribed:
+            return
+        self._subscribed.discard(lot)
+        self._lot_seq.pop(lot, None)
+        self._send_subscription("unsubscribe", lot)
+
+    @property
+    def subscriptions(self) -> int:
+        return len(self._subscribed)
+
+    def _send_subscription(self, verb: str, lot: int) -> None:
+        pubsub = self._pubsub
+        if pubsub is None:
+            return  # (re)connecting: the connection subscribes to every wanted lot
+
+        async def send() -> None:
+            try:
+                await getattr(pubsub, verb)(channel(lot))
+            except Exception as exc:  # noqa: BLE001 - the connection is failing; it resubscribes on return
+                log.warning("could not %s to the feed of lot %s: %r", verb, lot, exc)
+
+        asyncio.get_running_loop().create_task(send())
 
     # incoming -----------------------------------------------------------------------
 
@@ -172,7 +218,8 @@ class FeedGateway:
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await pubsub.psubscribe(CHANNEL_PATTERN)
+                await pubsub.subscribe(self._control, *(channel(lot) for lot in self._subscribed))
+                self._pubsub = pubsub
                 if not self.redis_connected:
                     log.info("feed gateway subscribed to Redis")
                 self.redis_connected = True
@@ -180,7 +227,7 @@ class FeedGateway:
                 await self._fill_all()  # whatever was committed while we were away
                 while True:
                     raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=self.poll_interval)
-                    if raw is None or raw.get("type") != "pmessage":
+                    if raw is None or raw.get("type") != "message":
                         continue
                     try:
                         message = json.loads(raw["data"])
@@ -195,11 +242,13 @@ class FeedGateway:
                 if self.redis_connected:
                     log.warning("feed gateway lost Redis (%s); polling the database until it is back", exc)
                 self.redis_connected = False
+                self._pubsub = None
                 deadline = asyncio.get_running_loop().time() + backoff
                 while asyncio.get_running_loop().time() < deadline:
                     await self._fill_all()
                     await asyncio.sleep(min(self.poll_interval, backoff))
                 backoff = min(backoff * 2, 5.0)
             finally:
+                self._pubsub = None
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

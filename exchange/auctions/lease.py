@@ -24,7 +24,7 @@ from exchange.infra.sweeper import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-ENGINE_LOCK_KEY = 7_304_114_422
+ENGINE_LOCK_KEY = 7_304_114_437
 ENDPOINT = "auctions"
 CHECK_S = 1.0
 CHECK_TIMEOUT_S = 3.0

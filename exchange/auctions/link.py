@@ -306,9 +306,11 @@ class EngineLink:
                 log.warning("the auction engine closed the link")
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the engine may be restarting: try again
-                if failures == 0 or failures % 100 == 0:
-                    log.warning("no link to the auction engine (%r); retrying", exc)
+            except Exception as exc:  # noqa: BLE001 - the engine may be (re)starting: try again
+                if failures == 0:
+                    log.info("waiting for the auction engine (%s)", exc)
+                elif failures % 50 == 0:  # about every 50 s
+                    log.warning("still no link to the auction engine (%r); retrying", exc)
                 failures += 1
             finally:
                 self._writer = None

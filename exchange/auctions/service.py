@@ -186,6 +186,11 @@ class AuctionService:
         """Batches the sequencer has committed since this process started (for benchmarks)."""
         return 0 if self.engine is None else self.engine.batches
 
+    @property
+    def engine_ready(self) -> bool:
+        """Bids can reach the engine now (it runs here, or the link to it is up)."""
+        return self._access.ready
+
     def receipt(self) -> Ticket:
         """Call when a bid arrives, before awaiting anything: its time is now (pass it to `submit_bid`)."""
         return self._access.receipt()

@@ -71,7 +71,7 @@ async def exchange_process(workdir: Path, settings: Mapping[str, str] | None = N
     } | dict(settings or {})
     log = (workdir / "exchange.log").open("w")
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
-        [sys.executable, "-m", "exchange.cli", "run", "--port", str(port)],
+        [sys.executable, "-m", "web.cli", "run", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -102,7 +102,7 @@ async def exchange_process(workdir: Path, settings: Mapping[str, str] | None = N
 def create_operator(env: dict[str, str], email: str, password: str) -> None:
     """An operator account on the exchange process of `env`, through the `exchange` command."""
     subprocess.run(
-        [sys.executable, "-m", "exchange.cli", "operator", "create", "--email", email, "--name", "Load and bench"],
+        [sys.executable, "-m", "web.cli", "operator", "create", "--email", email, "--name", "Load and bench"],
         env=env | {"EXCHANGE_OPERATOR_PASSWORD": password}, check=True, capture_output=True,
     )
 

@@ -43,7 +43,7 @@ def exchange_server(
     } | (settings or {})
     log = (var_dir / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "exchange.cli", "run", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "web.cli", "run", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -57,7 +57,7 @@ async def exchange_verify(database_url: str, redis_url: str, var_dir: str) -> tu
     """`exchange verify` as an operator runs it, against the test database."""
     env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "EXCHANGE_VAR_DIR": var_dir}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "exchange.cli", "verify", env=env,
+        sys.executable, "-m", "web.cli", "verify", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await process.communicate()
     assert process.returncode is not None

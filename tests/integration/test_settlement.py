@@ -324,7 +324,7 @@ async def test_exchange_ledger_check_exits_non_zero_naming_the_offending_entries
 
     async def run() -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "exchange.cli", "ledger", "check", env=env,
+            sys.executable, "-m", "web.cli", "ledger", "check", env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await process.communicate()
         assert process.returncode is not None

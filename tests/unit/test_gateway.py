@@ -34,7 +34,7 @@ class DeadRedis:
     def pubsub(self) -> DeadRedis:
         return self
 
-    async def psubscribe(self, *patterns: str) -> None:
+    async def subscribe(self, *channels: str) -> None:
         raise ConnectionError("connection refused")
 
     async def aclose(self) -> None:
@@ -145,5 +145,56 @@ async def test_without_redis_the_gateway_polls_the_database_for_watched_lots() -
         source.commit(9, 1)
         await settle(lambda: sink.seqs(9) == [1, 2, 3])
         assert not feed.redis_connected
+    finally:
+        await feed.stop()
+
+
+class QuietRedis:
+    """A Redis that takes subscriptions and delivers nothing: what the gateway subscribes to."""
+
+    def __init__(self) -> None:
+        self.channels: list[str] = []
+        self.log: list[str] = []
+
+    def pubsub(self) -> QuietRedis:
+        return self
+
+    async def subscribe(self, *channels: str) -> None:
+        self.channels.extend(channels)
+        self.log.extend(f"+{c}" for c in channels)
+
+    async def unsubscribe(self, *channels: str) -> None:
+        for name in channels:
+            self.channels.remove(name)
+        self.log.extend(f"-{c}" for c in channels)
+
+    async def get_message(self, ignore_subscribe_messages: bool, timeout: float) -> None:
+        await asyncio.sleep(timeout)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_gateway_subscribes_only_to_the_lots_its_watchers_follow() -> None:
+    redis, source, sink = QuietRedis(), Source(), Sink()
+    feed = FeedGateway(redis, source, sink, tick=0, poll_interval=0.01, linger_s=0.05)  # type: ignore[arg-type]
+    sink.lots.add(5)
+    feed.note_watching(5, 0)  # before Redis is reached: subscribed on connecting
+    await feed.start()
+    try:
+        await settle(lambda: feed.redis_connected and any(c == "lot:5" for c in redis.channels))
+        sink.lots.add(8)
+        feed.note_watching(8, 0)
+        feed.note_watching(8, 0)  # a second watcher of the same lot
+        await settle(lambda: "lot:8" in redis.channels)
+        assert redis.log.count("+lot:8") == 1 and all(not c.startswith("lot:*") for c in redis.channels)
+        sink.lots.discard(8)
+        feed.unwatched(8)
+        sink.lots.discard(5)
+        feed.unwatched(5)
+        sink.lots.add(5)  # someone came back to lot 5 within the linger
+        await settle(lambda: "lot:8" not in redis.channels)
+        await asyncio.sleep(0.1)
+        assert "lot:5" in redis.channels and feed.subscriptions == 1
     finally:
         await feed.stop()

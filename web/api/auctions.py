@@ -13,6 +13,7 @@ from exchange.auctions.types import AuctionSpec
 from exchange.errors import ValidationFailed
 from web.context import services, viewer
 from web.errors import PROBLEM_JSON
+from web.receipt import receipt
 
 
 class ScheduleInput(AuctionSpec, frozen=True, forbid_unknown_fields=True):
@@ -84,7 +85,7 @@ class LotBidsApi(Controller):
                 field_errors={"Idempotency-Key": "send a unique key per bid, and the same key when you retry it"},
             )
         ack = await services(request).auctions.submit_bid(
-            viewer(request), auction_id, data.kind, data.amount, idempotency_key
+            viewer(request), auction_id, data.kind, data.amount, idempotency_key, ticket=receipt(request)
         )
         if ack["status"] == "accepted":
             return Response(ack, status_code=HTTP_201_CREATED)

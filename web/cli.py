@@ -20,12 +20,18 @@ from exchange.errors import ExchangeError, MigrationError
 log = logging.getLogger("exchange")
 
 
+def servers_of(settings: Settings, *, owner: bool = False) -> Any:
+    from web.runtime import servers
+
+    return servers(settings, owner=owner)
+
+
 def _run_with_services(
     settings: Settings, work: Callable[..., Coroutine[Any, Any, int]], *, owner: bool = False,
 ) -> int:
-    from exchange.runtime import open_services, servers
+    from web.runtime import open_services
 
-    with servers(settings, owner=owner) as (database_url, redis_url):
+    with servers_of(settings, owner=owner) as (database_url, redis_url):
         async def main() -> int:
             async with open_services(settings, database_url, redis_url) as services:
                 return await work(services)
@@ -34,64 +40,56 @@ def _run_with_services(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from exchange.demo.loader import demo_loaded, load_demo
-    from web.app import create_app
-    from web.feed import FeedServer
+    from web.roles import Ports
 
     settings = Settings.from_env()
-    host, port = args.host or settings.host, args.port or settings.port
-
-    async def serve(services: Any) -> int:
-        from exchange.demo.agreements import ensure_demo_agreement
-        from exchange.demo.auction import ensure_live_demo_auction
-        from exchange.demo.listing_procedure import ensure_demo_procedure
-        from exchange.demo.quotes import ensure_demo_quote_round
-
-        if settings.load_demo and not await demo_loaded(services):
-            counts = await load_demo(services)
-            log.info("loaded the demo data set: %s", counts)
-        await services.auctions.start()  # rebuilds live books and applies deadlines missed while down
-        services.settlement.start()  # and settlement deadlines, then sweeps every few seconds
-        services.tenders.start()  # and tender deadlines (openings, awards, refunds)
-        services.quotes.start()  # and quote rounds whose deadline passed (opening, award)
-        services.listing_changes.start()  # and suspended listings whose month ran out
-        services.agreements.start()  # and agreement notices that ended (their trades open)
-        services.procedure.start()  # and the listing procedure's deadlines (qualification, outcome)
-        if settings.load_demo:
-            await ensure_live_demo_auction(services)
-            await ensure_demo_procedure(services)
-            await ensure_demo_agreement(services)
-            await ensure_demo_quote_round(services)
-        feed = FeedServer(services, web_port=port)
-        feed_port = await feed.start(host, args.feed_port or settings.feed_port or port + 1)
-        app = create_app(services, secure_cookies=settings.secure_cookies, run_engine=False,
-                         feed_port=feed_port, feed_url=settings.feed_url)
-        config = uvicorn.Config(app, host=host, port=port, log_level="info", ws="websockets-sansio",
-                                ws_per_message_deflate=False, ws_max_size=65_536,
-                                proxy_headers=False, timeout_graceful_shutdown=5)
-        server = uvicorn.Server(config)
-        print(f"The exchange is serving http://{host}:{port}, live feed on port {feed_port}  (Ctrl-C stops it)",
-              flush=True)
-        try:
-            await server.serve()
-        finally:
-            await feed.stop()
-            await services.procedure.stop()
-            await services.agreements.stop()
-            await services.listing_changes.stop()
-            await services.quotes.stop()
-            await services.tenders.stop()
-            await services.settlement.stop()
-            await services.auctions.stop()
-        return 0
-
-    # SIGTERM (a service manager, `kill`) stops the exchange as Ctrl-C does: uvicorn shuts down,
-    # then re-raises the signal, which lands here and unwinds through every cleanup, so the
-    # embedded PostgreSQL and Redis are stopped too.
+    ports = Ports.of(settings, args.host, args.port, args.feed_port)
+    # SIGTERM (a service manager, `kill`) stops a process as Ctrl-C does: it unwinds through
+    # every cleanup, so embedded servers this process started are stopped too.
     signal.signal(signal.SIGTERM, _terminate)
-    return _run_with_services(settings, serve, owner=True)
+    if args.role == "all":
+        return _supervise(settings, ports, args)
+    import uvloop
+
+    from web import roles
+
+    with servers_of(settings) as (database_url, redis_url):
+        if args.role == "engine":
+            return uvloop.run(roles.engine(settings, database_url, redis_url, ports))
+        if args.role == "web":
+            return uvloop.run(roles.web(settings, database_url, redis_url, ports, access_log=args.access_log))
+        return uvloop.run(roles.feed(settings, database_url, redis_url, ports))
+
+
+def _supervise(settings: Settings, ports: Any, args: argparse.Namespace) -> int:
+    from web.runtime import migrate_database
+    from web.supervisor import Supervisor, child_argv, default_workers, port_in_use
+
+    web_workers = args.web_workers or default_workers()
+    feed_workers = args.feed_workers or default_workers()
+    for what, host, port in (("HTTP", ports.host, ports.http), ("live feed", ports.host, ports.feed),
+                             ("engine link", settings.engine_host, ports.engine)):
+        if port_in_use(host, port):
+            print(f"port {port} ({what}) is in use: is another exchange running? Choose others with "
+                  "--port/--feed-port and EXCHANGE_ENGINE_PORT.", file=sys.stderr)
+            return 2
+    with servers_of(settings, owner=True) as (database_url, redis_url):
+        asyncio.run(migrate_database(settings, database_url))
+        env = os.environ | {
+            "DATABASE_URL": database_url, "REDIS_URL": redis_url, "EXCHANGE_SECRET_KEY": settings.secret_key,
+            "EXCHANGE_VAR_DIR": str(settings.var_dir), "EXCHANGE_ENGINE_PORT": str(ports.engine),
+        }
+        extra = ["--host", ports.host, "--port", str(ports.http), "--feed-port", str(ports.feed)]
+        if args.access_log:
+            extra.append("--access-log")
+        local = "127.0.0.1" if ports.host in ("0.0.0.0", "") else ports.host  # noqa: S104 - a comparison
+        supervisor = Supervisor(lambda role: child_argv(role, extra), env,
+                                [("engine", 1), ("web", web_workers), ("feed", feed_workers)],
+                                health_url=f"http://{local}:{ports.http}/healthz")
+        return supervisor.run(announce=lambda: print(
+            f"The exchange is serving http://{ports.host}:{ports.http}, live feed on port {ports.feed} "
+            f"(1 engine, {web_workers} web workers, {feed_workers} feed gateways)  (Ctrl-C stops it)",
+            flush=True))
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -263,6 +261,13 @@ def _load_parser(sub: Any) -> None:
     load.set_defaults(func=cmd_load)
 
 
+def _count(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("must be a whole number from 1 to 64")
+    return value
+
+
 def _positive(raw: str) -> float:
     value = float(raw)
     if not 0 < value <= 3600:
@@ -274,10 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exchange", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="start the exchange (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)")
+    run = sub.add_parser("run", help="start the exchange (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)",
+                         description="With --role all (the default) starts and supervises the engine, the web "
+                         "workers and the feed gateways as separate processes; another role runs that one process.")
+    run.add_argument("--role", choices=["all", "engine", "web", "feed"], default="all")
     run.add_argument("--host")
     run.add_argument("--port", type=int)
     run.add_argument("--feed-port", type=int, help="port of the lot websockets (default: port + 1)")
+    run.add_argument("--web-workers", type=_count, help="HTTP worker processes (default: one per core, at most 4)")
+    run.add_argument("--feed-workers", type=_count, help="feed gateway processes (default: one per core, at most 4)")
+    run.add_argument("--access-log", action="store_true", help="log every HTTP request")
     run.set_defaults(func=cmd_run)
 
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
@@ -338,8 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    process = os.environ.get("EXCHANGE_PROCESS", "").replace("%", "")
     logging.basicConfig(level=os.environ.get("EXCHANGE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=f"%(asctime)s %(levelname)s {'[' + process + '] ' if process else ''}%(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request of our own clients
     args = build_parser().parse_args(argv)
     try:

@@ -9,7 +9,11 @@ from contextlib import asynccontextmanager, contextmanager
 
 import redis.asyncio as aioredis
 
+from exchange.accounts.passwords import HashingRules, PasswordHashing
+from exchange.accounts.service import LoginLimits
 from exchange.agreements.types import AgreementRules
+from exchange.auctions.horizon import Horizon
+from exchange.auctions.link import EngineLink
 from exchange.calendar import default_calendar
 from exchange.clock import Clock, SystemClock
 from exchange.config import Settings
@@ -54,10 +58,24 @@ def servers(settings: Settings, *, owner: bool = False) -> Iterator[tuple[str, s
             postgres.stop(even_if_found_running=owner)
 
 
+async def migrate_database(settings: Settings, database_url: str) -> None:
+    """Applies pending migrations once, before the processes that use the database start."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            for name in await migrate(conn, settings.migrations_dir):
+                log.info("applied migration %s", name)
+    finally:
+        await pool.close()
+
+
 @asynccontextmanager
 async def open_services(
-    settings: Settings, database_url: str, redis_url: str, clock: Clock | None = None
+    settings: Settings, database_url: str, redis_url: str, clock: Clock | None = None, *,
+    engine_link: EngineLink | None = None, horizon: Horizon | None = None,
 ) -> AsyncIterator[Services]:
+    """`engine_link`: the auction engine runs in another process; `horizon`: this process runs
+    it and gateways link to it."""
     pool = await create_pool(database_url)
     redis = aioredis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
     try:
@@ -68,6 +86,8 @@ async def open_services(
         cards = StripeGateway.from_env()  # card payments when STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are set
         if cards is not None:
             log.info("card payments enabled through Stripe")
+        hashing = HashingRules.from_env(os.environ)
+        passwords = PasswordHashing(workers=hashing.workers, queue=hashing.queue)
         try:
             yield Services.build(pool, redis, clock or SystemClock(), default_calendar(settings.acceleration),
                                  cards=cards, rules=SettlementRules.from_env(os.environ),
@@ -77,8 +97,11 @@ async def open_services(
                                  auction_notice_days=settings.auction_notice_days,
                                  agreement_rules=AgreementRules.from_env(os.environ),
                                  procedure_rules=ProcedureRules.from_env(os.environ),
-                                 change_rules=ChangeRules.from_env(os.environ))
+                                 change_rules=ChangeRules.from_env(os.environ),
+                                 engine_link=engine_link, horizon=horizon, passwords=passwords,
+                                 login_limits=LoginLimits.from_env(os.environ))
         finally:
+            passwords.close()
             if cards is not None:
                 await cards.aclose()
     finally:
