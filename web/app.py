@@ -63,7 +63,8 @@ async def healthz(request: Request[Any, Any, Any]) -> dict[str, str]:
     except Exception:  # noqa: BLE001 - health reports Redis trouble rather than failing
         redis_ok = False
     return {"database": "ok", "redis": "ok" if redis_ok else "unavailable",
-            "engine": "ok" if svc.auctions.engine_ready else "unavailable"}
+            "engine": "ok" if svc.auctions.engine_ready else "unavailable",
+            "process": os.environ.get("EXCHANGE_PROCESS", "")}
 
 
 async def _start(app: Litestar) -> None:

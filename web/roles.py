@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -91,44 +92,41 @@ async def engine(settings: Settings, database_url: str, redis_url: str, ports: P
         lost.set()
         stop.set()
 
-    lease = EngineLease(database_url)
-    await lease.acquire()
-    horizon = Horizon()
-    try:
-        async with open_services(settings, database_url, redis_url, horizon=horizon) as services:
-            if settings.load_demo and not await demo_loaded(services):
-                counts = await load_demo(services)
-                log.info("loaded the demo data set: %s", counts)
-            await services.auctions.start()  # rebuilds live books and applies deadlines missed while down
-            assert services.auctions.engine is not None
-            server = EngineServer(services.auctions.engine, horizon, settings.secret_key)
-            port = await server.start(settings.engine_host, ports.engine)
-            horizon.start()
-            address = settings.engine_address or f"{_advertised(settings.engine_host)}:{port}"
-            await lease.publish(address, services.clock.now())
-            lease.watch(lease_lost)
-            sweeps = _sweeps(services)
-            for start, _ in sweeps:
-                start()
-            if settings.load_demo:
-                await ensure_live_demo_auction(services)
-                await ensure_demo_procedure(services)
-                await ensure_demo_agreement(services)
-                await ensure_demo_quote_round(services)
-            # What start-up built lives as long as the process: keep it out of every collection.
-            gc.collect()
-            gc.freeze()
-            log.info("auction engine ready; gateways link to %s", address)
-            try:
-                await stop.wait()
-            finally:
-                await server.stop()
-                await horizon.stop()
-                for _, halt in reversed(sweeps):
-                    await halt()
-                await services.auctions.stop()
-    finally:
-        await lease.release()
+    async with contextlib.AsyncExitStack() as stack:
+        lease = EngineLease(database_url)
+        await lease.acquire()
+        stack.push_async_callback(lease.release)
+        horizon = Horizon()
+        services = await stack.enter_async_context(
+            open_services(settings, database_url, redis_url, horizon=horizon))
+        if settings.load_demo and not await demo_loaded(services):
+            counts = await load_demo(services)
+            log.info("loaded the demo data set: %s", counts)
+        await services.auctions.start()  # rebuilds live books and applies deadlines missed while down
+        stack.push_async_callback(services.auctions.stop)
+        assert services.auctions.engine is not None
+        lease.watch(lease_lost)
+        for start, halt in _sweeps(services):
+            start()
+            stack.push_async_callback(halt)
+        if settings.load_demo:
+            await ensure_live_demo_auction(services)
+            await ensure_demo_procedure(services)
+            await ensure_demo_agreement(services)
+            await ensure_demo_quote_round(services)
+        # Gateways link once start-up is done: a healthy web worker means a ready exchange.
+        server = EngineServer(services.auctions.engine, horizon, settings.secret_key)
+        port = await server.start(settings.engine_host, ports.engine)
+        stack.push_async_callback(server.stop)
+        horizon.start()
+        stack.push_async_callback(horizon.stop)
+        address = settings.engine_address or f"{_advertised(settings.engine_host)}:{port}"
+        await lease.publish(address, services.clock.now())
+        # What start-up built lives as long as the process: keep it out of every collection.
+        gc.collect()
+        gc.freeze()
+        log.info("auction engine ready; gateways link to %s", address)
+        await stop.wait()
     return 3 if lost.is_set() else 0
 
 

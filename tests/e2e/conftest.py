@@ -49,9 +49,9 @@ def exchange_server(
     deadline = time.monotonic() + 60
     while True:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1).json().get("engine") == "ok":
                 break
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()

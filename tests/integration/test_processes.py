@@ -1,0 +1,221 @@
+"""The exchange as separate processes: one engine, web workers and feed gateways, supervised.
+
+Each test starts `exchange run` as a user would and treats it from outside: HTTP bids,
+websocket watchers, kill -9 and SIGSTOP of single processes. Outcomes are asserted, never
+timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
+from exchange.load.api import PASSWORD, soon
+from tests.integration.processes import Watcher, auction, bid_until_answered, exchange_processes, market
+
+pytestmark = pytest.mark.timeout(240)
+
+
+async def test_bids_through_two_web_workers_reach_one_engine_and_every_watcher_of_two_gateways(
+    pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    async with exchange_processes(pg_server, redis_server, tmp_path) as running, \
+            httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+        assert sorted(running.children().values()) == ["engine", "feed", "feed", "web", "web"]
+        m = await market(running, http, bidders=4)
+        opens = soon(1)
+        auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1), quiet_period_s=300)
+        await m.api.wait_open([auction_id])
+        watchers = [Watcher(running.feed, auction_id) for _ in range(8)]
+        for watcher in watchers:
+            watcher.start()
+        served_by: set[str] = set()
+        for _ in range(40):  # fresh connections: the kernel spreads them over both workers
+            async with httpx.AsyncClient() as fresh:
+                served_by.add((await fresh.get(f"{running.url}/healthz")).json()["process"])
+        assert served_by == {"web-1", "web-2"}
+        answers = await asyncio.gather(*(
+            bid_until_answered(running.url, m.bidders[i % 4], auction_id, 1_000_000 + i * 1_000, f"war-{i}")
+            for i in range(0, 60, 4)))
+        for round_ in range(1, 4):
+            answers += await asyncio.gather(*(
+                bid_until_answered(running.url, m.bidders[round_], auction_id, 1_000_000 + i * 1_000, f"war-{i}")
+                for i in range(round_, 60, 4)))
+        accepted = [a.json() for a in answers if a.status_code == 201]
+        assert all(a.status_code in (201, 422) for a in answers), [a.text for a in answers if a.status_code >= 500]
+        room = await m.api.room(auction_id)
+        seqs = sorted(a["seq"] for a in accepted)
+        assert len(seqs) == len(set(seqs)) and seqs[-1] <= room["seq"]
+        deadline = time.monotonic() + 10
+        while any(w.seq < room["seq"] for w in watchers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for watcher in watchers:
+            await watcher.stop()
+        assert all(w.seq == room["seq"] and w.gaps == 0 and w.connections == 1 for w in watchers)
+        assert all(set(seqs) <= set(w.bids) for w in watchers), "every watcher saw every accepted bid"
+        again = await bid_until_answered(running.url, m.bidders[0], auction_id, 1_000_000, "war-0")
+        assert again.json() == answers[0].json(), "a key answered through one worker means the same through any"
+
+
+async def test_a_killed_web_worker_and_feed_gateway_are_restarted_and_watchers_resync(
+    pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    async with exchange_processes(pg_server, redis_server, tmp_path) as running, \
+            httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+        m = await market(running, http, bidders=2)
+        opens = soon(1)
+        auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1), quiet_period_s=300)
+        await m.api.wait_open([auction_id])
+        watchers = [Watcher(running.feed, auction_id) for _ in range(6)]
+        for watcher in watchers:
+            watcher.start()
+        amounts = iter(range(1_000_000, 2_000_000, 1_000))
+        acked = []
+        for n in range(10):
+            acked.append(await bid_until_answered(running.url, m.bidders[n % 2], auction_id, next(amounts), f"k{n}"))
+
+        web = running.signal("web", signal.SIGKILL)
+        feed = running.signal("feed", signal.SIGKILL)
+        for n in range(10, 20):  # bidding goes on through the other worker meanwhile
+            acked.append(await bid_until_answered(running.url, m.bidders[n % 2], auction_id, next(amounts), f"k{n}"))
+        await running.wait_restarted("web", web, 2)
+        await running.wait_restarted("feed", feed, 2)
+        for n in range(20, 30):
+            acked.append(await bid_until_answered(running.url, m.bidders[n % 2], auction_id, next(amounts), f"k{n}"))
+
+        assert all(a.status_code == 201 for a in acked), [a.text for a in acked if a.status_code != 201]
+        room = await m.api.room(auction_id)
+        deadline = time.monotonic() + 15
+        while any(w.seq < room["seq"] for w in watchers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for watcher in watchers:
+            await watcher.stop()
+        assert all(w.seq == room["seq"] for w in watchers), [w.seq for w in watchers]
+        assert any(w.connections > 1 for w in watchers), "the killed gateway's watchers reconnected"
+        assert room["price"] == acked[-1].json()["amount"]
+
+
+async def test_the_engine_killed_mid_war_loses_no_acknowledged_bid_and_bidding_resumes(
+    pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    async with exchange_processes(pg_server, redis_server, tmp_path) as running, \
+            httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+        m = await market(running, http, bidders=6)
+        opens = soon(1)
+        auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1), quiet_period_s=300)
+        await m.api.wait_open([auction_id])
+        acked: dict[str, dict[str, object]] = {}
+        stop = asyncio.Event()
+
+        async def bidder(i: int) -> None:
+            n = 0
+            while not stop.is_set():
+                room = await m.api.room(auction_id)
+                key = f"b{i}-{n}"
+                answer = await bid_until_answered(running.url, m.bidders[i], auction_id, room["minimum_bid"], key)
+                if answer.status_code == 201:
+                    acked[key] = answer.json()
+                n += 1
+
+        war = [asyncio.create_task(bidder(i)) for i in range(6)]
+        while len(acked) < 40:
+            await asyncio.sleep(0.01)
+        engine = running.signal("engine", signal.SIGKILL)
+        killed_at = len(acked)
+        await running.wait_restarted("engine", engine, 1)
+        await running.wait_ready()
+        while len(acked) < killed_at + 40:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.gather(*war)
+
+        room = await m.api.room(auction_id)
+        events = (await http.get(f"/api/auctions/{auction_id}/events", params={"after": 0})).json()
+        assert [e["seq"] for e in events] == list(range(1, room["seq"] + 1)), "no gap, no duplicate"
+        bids = {e["seq"]: e["price"] for e in events if e["type"] == "bid"}
+        for key, ack in acked.items():
+            assert bids.get(int(str(ack["seq"]))) == ack["price"], f"acknowledged bid {key} is missing or different"
+        verify = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "web.cli", "verify", env=running.env, stdout=asyncio.subprocess.PIPE)
+        out, _ = await verify.communicate()
+        assert verify.returncode == 0, out.decode()
+
+
+async def test_a_login_storm_during_bidding_leaves_every_bid_answered(
+    pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    async with exchange_processes(pg_server, redis_server, tmp_path, settings={
+            "EXCHANGE_LOGIN_PER_ACCOUNT": "1000", "EXCHANGE_LOGIN_PER_ADDRESS": "10000"}) as running, \
+            httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+        m = await market(running, http, bidders=2)
+        opens = soon(1)
+        auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1), quiet_period_s=300)
+        await m.api.wait_open([auction_id])
+        logins: list[int] = []
+
+        async def login() -> None:  # a browser of its own each time
+            async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+                answer = await client.post("/api/session", json={"email": m.bidders[0].email, "password": PASSWORD})
+                logins.append(answer.status_code)
+
+        async def storm() -> None:
+            tasks = []
+            for _ in range(100):  # 25 logins a second for 4 s, each a full argon2 check
+                tasks.append(asyncio.create_task(login()))
+                await asyncio.sleep(0.04)
+            await asyncio.gather(*tasks)
+
+        storming = asyncio.create_task(storm())
+        answers = []
+        for n in range(40):
+            answers.append(await bid_until_answered(running.url, m.bidders[n % 2], auction_id,
+                                                    1_000_000 + n * 1_000, f"s{n}", timeout_s=5))
+            await asyncio.sleep(0.05)
+        await storming
+        assert [a.status_code for a in answers] == [201] * 40
+        assert set(logins) <= {200, 503} and 200 in logins, logins
+
+
+async def test_a_bid_received_before_the_close_while_the_engine_is_stopped_is_judged_before_it(
+    pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    async with exchange_processes(pg_server, redis_server, tmp_path, web=1, feed=1) as running, \
+            httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+        m = await market(running, http, bidders=2)
+        opens = soon(2)
+        end = opens + timedelta(seconds=6)
+        auction_id = await auction(m, opens_at=opens, scheduled_end=end, quiet_period_s=3)
+        close = end + timedelta(seconds=3)  # free bidding, then one quiet period
+        await m.api.wait_open([auction_id])
+        first = await bid_until_answered(running.url, m.bidders[0], auction_id, 1_000_000, "first")
+        assert first.status_code == 201
+        await asyncio.sleep((close - timedelta(seconds=1.5) - datetime.now(UTC)).total_seconds())
+
+        engine = running.signal("engine", signal.SIGSTOP)
+        await asyncio.sleep((close - timedelta(seconds=0.5) - datetime.now(UTC)).total_seconds())
+        sent_at = datetime.now(UTC)
+        late = asyncio.create_task(http.post(f"/api/lots/{auction_id}/bids", json={"amount": 1_001_000},
+                                             headers=m.bidders[1].headers | {"Idempotency-Key": "in-time"}))
+        await asyncio.sleep((close + timedelta(seconds=2) - datetime.now(UTC)).total_seconds())
+        assert not late.done(), "nothing answers for a stopped engine"
+        os.kill(engine, signal.SIGCONT)
+        answer = await late
+        assert answer.status_code == 201, answer.text
+        ack = answer.json()
+        received = datetime.fromisoformat(ack["at"])
+        assert sent_at <= received < close, "judged at its receipt, before the close"
+        assert datetime.fromisoformat(ack["close_at"]) == received + timedelta(seconds=3)
+        deadline = time.monotonic() + 20
+        while (room := await m.api.room(auction_id))["status"] != "closed" and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert room["result"]["sold"] and room["result"]["price"] == 1_001_000
+        assert room["leader"] == ack["leader"]
