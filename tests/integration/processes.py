@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -100,7 +100,7 @@ async def exchange_processes(
     } | (settings or {})
     log = workdir / "exchange.log"
     with log.open("w") as out:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: ASYNC220 - started once, before the test's clock matters
             [sys.executable, "-m", "web.cli", "run", "--port", str(port), "--web-workers", str(web),
              "--feed-workers", str(feed)], env=env, stdout=out, stderr=subprocess.STDOUT)
     running = Running(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{feed_port}", process, log, env)
@@ -143,6 +143,15 @@ async def auction(m: Market, *, opens_at: datetime, scheduled_end: datetime, qui
     for bidder in m.bidders:
         await m.api.approve(m.operator, auction_id, bidder)
     return auction_id
+
+
+async def until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Waits (polling) until `condition` holds; a timeout fails with `what`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # noqa: ASYNC110 - a predicate over other processes' results
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+        await asyncio.sleep(0.02)
 
 
 async def bid_until_answered(url: str, bidder: Party, auction_id: int, amount: int, key: str,

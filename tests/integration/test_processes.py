@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +19,14 @@ import pytest
 
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from exchange.load.api import PASSWORD, soon
-from tests.integration.processes import Watcher, auction, bid_until_answered, exchange_processes, market
+from tests.integration.processes import (
+    Watcher,
+    auction,
+    bid_until_answered,
+    exchange_processes,
+    market,
+    until,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -55,9 +61,7 @@ async def test_bids_through_two_web_workers_reach_one_engine_and_every_watcher_o
         room = await m.api.room(auction_id)
         seqs = sorted(a["seq"] for a in accepted)
         assert len(seqs) == len(set(seqs)) and seqs[-1] <= room["seq"]
-        deadline = time.monotonic() + 10
-        while any(w.seq < room["seq"] for w in watchers) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await until(lambda: all(w.seq >= room["seq"] for w in watchers), 10, "every watcher caught up")
         for watcher in watchers:
             await watcher.stop()
         assert all(w.seq == room["seq"] and w.gaps == 0 and w.connections == 1 for w in watchers)
@@ -94,9 +98,7 @@ async def test_a_killed_web_worker_and_feed_gateway_are_restarted_and_watchers_r
 
         assert all(a.status_code == 201 for a in acked), [a.text for a in acked if a.status_code != 201]
         room = await m.api.room(auction_id)
-        deadline = time.monotonic() + 15
-        while any(w.seq < room["seq"] for w in watchers) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await until(lambda: all(w.seq >= room["seq"] for w in watchers), 15, "every watcher caught up")
         for watcher in watchers:
             await watcher.stop()
         assert all(w.seq == room["seq"] for w in watchers), [w.seq for w in watchers]
@@ -127,14 +129,12 @@ async def test_the_engine_killed_mid_war_loses_no_acknowledged_bid_and_bidding_r
                 n += 1
 
         war = [asyncio.create_task(bidder(i)) for i in range(6)]
-        while len(acked) < 40:
-            await asyncio.sleep(0.01)
+        await until(lambda: len(acked) >= 40, 60, "40 bids acknowledged")
         engine = running.signal("engine", signal.SIGKILL)
         killed_at = len(acked)
         await running.wait_restarted("engine", engine, 1)
         await running.wait_ready()
-        while len(acked) < killed_at + 40:
-            await asyncio.sleep(0.01)
+        await until(lambda: len(acked) >= killed_at + 40, 60, "40 more bids acknowledged after the restart")
         stop.set()
         await asyncio.gather(*war)
 
@@ -214,8 +214,11 @@ async def test_a_bid_received_before_the_close_while_the_engine_is_stopped_is_ju
         received = datetime.fromisoformat(ack["at"])
         assert sent_at <= received < close, "judged at its receipt, before the close"
         assert datetime.fromisoformat(ack["close_at"]) == received + timedelta(seconds=3)
-        deadline = time.monotonic() + 20
-        while (room := await m.api.room(auction_id))["status"] != "closed" and time.monotonic() < deadline:
+        await asyncio.sleep((datetime.fromisoformat(ack["close_at"]) - datetime.now(UTC)).total_seconds() + 0.5)
+        for _ in range(50):
+            room = await m.api.room(auction_id)
+            if room["status"] == "closed":
+                break
             await asyncio.sleep(0.2)
         assert room["result"]["sold"] and room["result"]["price"] == 1_001_000
         assert room["leader"] == ack["leader"]
