@@ -122,12 +122,17 @@ async def engine(settings: Settings, database_url: str, redis_url: str, ports: P
         stack.push_async_callback(horizon.stop)
         address = settings.engine_address or f"{_advertised(settings.engine_host)}:{port}"
         await lease.publish(address, services.clock.now())
-        # What start-up built lives as long as the process: keep it out of every collection.
-        gc.collect()
-        gc.freeze()
+        _freeze()
         log.info("auction engine ready; gateways link to %s", address)
         await stop.wait()
     return 3 if lost.is_set() else 0
+
+
+def _freeze() -> None:
+    """What start-up built lives as long as the process: keep it out of every collection, so a
+    full collection costs what the process holds for requests, not its code and settings."""
+    gc.collect()
+    gc.freeze()
 
 
 def _advertised(host: str) -> str:
@@ -157,6 +162,7 @@ async def web(settings: Settings, database_url: str, redis_url: str, ports: Port
                                 http="httptools", ws="none", lifespan="on", proxy_headers=False,
                                 timeout_graceful_shutdown=5, server_header=False)
         server = uvicorn.Server(config)
+        _freeze()
         try:
             await server.serve(sockets=[listening_socket(ports.host, ports.http)])
         finally:
@@ -175,6 +181,7 @@ async def feed(settings: Settings, database_url: str, redis_url: str, ports: Por
         await services.auctions.start()
         server = FeedServer(services, web_port=ports.http)
         await server.start(ports.host, ports.feed, reuse_port=True)
+        _freeze()
         log.info("feed gateway serving ws://%s:%d", ports.host, ports.feed)
         try:
             await stop.wait()

@@ -9,7 +9,6 @@ get SIGTERM if the supervisor itself is killed (PR_SET_PDEATHSIG), so nothing is
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import logging
 import os
@@ -22,6 +21,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from exchange.infra.processes import die_with_parent
+
 log = logging.getLogger("exchange.supervisor")
 
 RESTART_S = (0.5, 1.0, 2.0, 5.0)
@@ -29,15 +30,6 @@ STEADY_S = 30.0
 """A child that ran this long before dying restarts after the shortest pause again."""
 STOP_GATEWAYS_S = 10.0
 STOP_ENGINE_S = 20.0
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
 
 def port_in_use(host: str, port: int) -> bool:
     """True when something (another exchange, perhaps) listens on the port."""
@@ -105,7 +97,7 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         env = dict(self.env) | {"EXCHANGE_PROCESS": child.name}
         child.process = subprocess.Popen(child.argv, env=env, start_new_session=True,  # noqa: S603
-                                         preexec_fn=_die_with_parent)  # noqa: PLW1509 - single-threaded here
+                                         preexec_fn=die_with_parent)  # noqa: PLW1509 - single-threaded here
         child.started = time.monotonic()
         log.info("started %s (pid %d)", child.name, child.process.pid)
 

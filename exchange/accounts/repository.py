@@ -72,16 +72,20 @@ async def insert_token(
 
 
 async def account_by_token_hash(
-    conn: Conn, token_hash: bytes, now: datetime
-) -> Account | None:
+    conn: Conn, token_hash: bytes
+) -> tuple[Account, datetime | None] | None:
+    """The account of an active token and when the token was last used (a read: no commit)."""
     row = await conn.fetchrow(
-        f"""UPDATE api_tokens t SET last_used_at = $2
-            FROM accounts a
-            WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.id = t.account_id AND NOT a.disabled
-            RETURNING {", ".join("a." + c.strip() for c in _ACCOUNT_COLUMNS.split(","))}""",
-        token_hash, now,
+        f"""SELECT {", ".join("a." + c.strip() for c in _ACCOUNT_COLUMNS.split(","))}, t.last_used_at
+            FROM api_tokens t JOIN accounts a ON a.id = t.account_id
+            WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT a.disabled""",
+        token_hash,
     )
-    return _account(row) if row else None
+    return (_account(row), row["last_used_at"]) if row else None
+
+
+async def touch_token(conn: Conn, token_hash: bytes, now: datetime) -> None:
+    await conn.execute("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1", token_hash, now)
 
 
 async def tokens_of(conn: Conn, account_id: int) -> list[TokenInfo]:

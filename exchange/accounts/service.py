@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -34,6 +37,12 @@ MAX_PASSWORD = 256
 LOGIN_FAILURES_PER_EMAIL = 5
 LOGIN_FAILURES_PER_ADDRESS = 30
 LOGIN_WINDOW_S = 15 * 60
+KNOWN_FOR_S = 5.0
+"""How long a process trusts what it read of a token or an account: a revoked token, a disabled
+account, is refused by every process within this time (at once by the one that revoked it)."""
+KNOWN_KEPT = 10_000
+TOUCH_EVERY = timedelta(minutes=1)
+"""A token's `last_used_at` is written at most this often (a read per request, not a commit)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,20 @@ class AccountService:
         self._limiter = limiter
         self.passwords = passwords or PasswordHashing(hasher)
         self.limits = limits or LoginLimits()
+        self._known: OrderedDict[bytes | int, tuple[Account, float]] = OrderedDict()
+        """Accounts by token digest and by id, with when they were read (monotonic)."""
+
+    def _recall(self, key: bytes | int) -> Account | None:
+        found = self._known.get(key)
+        if found is None or time.monotonic() - found[1] > KNOWN_FOR_S:
+            return None
+        return found[0]
+
+    def _remember(self, key: bytes | int, account: Account) -> None:
+        self._known[key] = (account, time.monotonic())
+        self._known.move_to_end(key)
+        while len(self._known) > KNOWN_KEPT:
+            self._known.popitem(last=False)
 
     async def register(self, form: Registration, *, allow_operator: bool = False) -> Account:
         errors = FieldErrors()
@@ -124,10 +147,14 @@ class AccountService:
         raise NotAuthenticated("wrong e-mail address or password")
 
     async def get(self, account_id: int) -> Account:
+        account = self._recall(account_id)
+        if account is not None:
+            return account
         async with self._pool.acquire() as conn:
             account = await repo.account_by_id(conn, account_id)
         if account is None:
             raise NotFound("no such account")
+        self._remember(account_id, account)
         return account
 
     async def by_email(self, email: str) -> Account:
@@ -154,10 +181,20 @@ class AccountService:
     async def account_for_token(self, token: str) -> Account:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
             raise NotAuthenticated("invalid API token")
+        digest = _token_hash(token)
+        account = self._recall(digest)
+        if account is not None:
+            return account
+        now = self._clock.now()
         async with self._pool.acquire() as conn:
-            account = await repo.account_by_token_hash(conn, _token_hash(token), self._clock.now())
-        if account is None:
-            raise NotAuthenticated("invalid or revoked API token")
+            found = await repo.account_by_token_hash(conn, digest)
+            if found is None:
+                self._known.pop(digest, None)
+                raise NotAuthenticated("invalid or revoked API token")
+            account, last_used = found
+            if last_used is None or now - last_used >= TOUCH_EVERY:
+                await repo.touch_token(conn, digest, now)
+        self._remember(digest, account)
         return account
 
     async def tokens(self, account: Account) -> list[TokenInfo]:
@@ -168,6 +205,7 @@ class AccountService:
         async with self._pool.acquire() as conn:
             if not await repo.revoke_token(conn, account.id, token_id, self._clock.now()):
                 raise NotFound("no such active token")
+        self._known.clear()  # refused here at once; elsewhere within KNOWN_FOR_S
 
 
 def require_role(account: Account | None, *roles: Role) -> Account:

@@ -141,6 +141,32 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
+class Outbox:
+    """Frames for one connection, written together once per turn of the event loop: one system
+    call for all the bids (or answers) of a burst instead of one each. Order is kept."""
+
+    __slots__ = ("_frames", "_writer")
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._frames: list[bytes] = []
+
+    def put(self, message: msgspec.Struct) -> None:
+        if not self._frames:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._frames.append(frame(message))
+
+    def _flush(self) -> None:
+        frames, self._frames = self._frames, []
+        if frames and not self._writer.is_closing():
+            self._writer.write(b"".join(frames))
+
+    @property
+    def buffered(self) -> int:
+        transport = self._writer.transport
+        return transport.get_write_buffer_size() + sum(map(len, self._frames))
+
+
 def proof(secret: str, nonce: bytes) -> bytes:
     return hmac.new(secret.encode(), b"exchange-engine-link:" + nonce, hashlib.sha256).digest()
 
@@ -204,6 +230,7 @@ class EngineLink:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._writer: asyncio.StreamWriter | None = None
+        self._outbox: Outbox | None = None
         self._last_stamp = 0
         self._last_sent = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -252,17 +279,17 @@ class EngineLink:
 
     async def _call(self, make: Callable[[int, int], Call], ticket: Ticket | None) -> dict[str, Any]:
         try:
-            writer = self._writer
-            if writer is None or writer.is_closing():
+            writer, outbox = self._writer, self._outbox
+            if writer is None or outbox is None or writer.is_closing():
                 raise SequencerUnavailable("the auction engine is restarting; send it again in a moment, "
                                            "with the same Idempotency-Key")
-            if len(self._pending) >= MAX_IN_FLIGHT or writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+            if len(self._pending) >= MAX_IN_FLIGHT or outbox.buffered > MAX_BUFFERED:
                 raise SequencerUnavailable("the auction engine is busy; send it again in a moment, "
                                            "with the same Idempotency-Key")
             call_id = next(self._ids)
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._pending[call_id] = future
-            writer.write(frame(make(call_id, self.watermark())))
+            outbox.put(make(call_id, self.watermark()))
             self._last_sent = time.monotonic()
         finally:
             if ticket is not None:
@@ -298,7 +325,7 @@ class EngineLink:
                 reader, opened = await asyncio.wait_for(asyncio.open_connection(host, int(port)), HANDSHAKE_S)
                 writer = opened
                 await asyncio.wait_for(self._handshake(reader, opened), HANDSHAKE_S)
-                self._writer = opened
+                self._writer, self._outbox = opened, Outbox(opened)
                 self.connected.set()
                 log.info("linked to the auction engine %s at %s", self.engine, address)
                 failures = 0
@@ -313,7 +340,7 @@ class EngineLink:
                     log.warning("still no link to the auction engine (%r); retrying", exc)
                 failures += 1
             finally:
-                self._writer = None
+                self._writer = self._outbox = None
                 self.connected.clear()
                 if writer is not None:
                     writer.close()
@@ -360,9 +387,10 @@ class EngineLink:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
-            writer = self._writer
-            if writer is not None and not writer.is_closing() and time.monotonic() - self._last_sent >= HEARTBEAT_S:
-                writer.write(frame(Beat(self.watermark())))
+            writer, outbox = self._writer, self._outbox
+            if (writer is not None and outbox is not None and not writer.is_closing()
+                    and time.monotonic() - self._last_sent >= HEARTBEAT_S):
+                outbox.put(Beat(self.watermark()))
                 self._last_sent = time.monotonic()
 
 
@@ -435,6 +463,7 @@ class EngineServer:
 
     async def _calls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: Any) -> None:
         engine, heard = self._engine, self._horizon.heard
+        outbox = Outbox(writer)
         while True:
             message = _to_engine(await read_frame(reader))
             if isinstance(message, Auth):
@@ -451,13 +480,11 @@ class EngineServer:
                 answer = engine.load(message.lot)
             else:
                 continue
-            asyncio.ensure_future(answer).add_done_callback(_answer_to(writer, message.id))
+            asyncio.ensure_future(answer).add_done_callback(_answer_to(outbox, message.id))
 
 
-def _answer_to(writer: asyncio.StreamWriter, call_id: int) -> Callable[[asyncio.Future[Any]], None]:
+def _answer_to(outbox: Outbox, call_id: int) -> Callable[[asyncio.Future[Any]], None]:
     def send(done: asyncio.Future[Any]) -> None:
-        if writer.is_closing():
-            return
         if done.cancelled():
             reply = Reply(call_id, error=problem_of(SequencerUnavailable("cancelled")))
         elif (exc := done.exception()) is not None:
@@ -466,5 +493,5 @@ def _answer_to(writer: asyncio.StreamWriter, call_id: int) -> Callable[[asyncio.
             reply = Reply(call_id, error=problem_of(exc))
         else:
             reply = Reply(call_id, answer=done.result() or {})
-        writer.write(frame(reply))
+        outbox.put(reply)
     return send

@@ -12,7 +12,7 @@ import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 from exchange.auctions.lot import LotInfo, Recorded
-from exchange.auctions.sequencer import BatchWrite
+from exchange.auctions.sequencer import BatchWrite, KeyTaken
 from exchange.auctions.types import from_micros, to_micros
 from exchange.infra.db import Conn
 from matching_core.common import IncrementBand
@@ -240,8 +240,8 @@ async def write_batch(conn: Conn, batch: BatchWrite) -> None:
 
 
 class PostgresBatchStore:
-    """The sequencer's own connections (one writes, one looks up keys), kept between batches;
-    each dropped and replaced after an error.
+    """The sequencer's own connections (one writes, one reads keys back when one is refused),
+    kept between batches; each dropped and replaced after an error.
 
     A batch is one statement, so it commits (synchronous_commit on: durably) or not at all.
     """
@@ -278,12 +278,17 @@ class PostgresBatchStore:
         conn = await self._connection()
         try:
             await write_batch(conn, batch)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "bid_requests_pkey":
+                raise KeyTaken(exc.detail) from exc
+            await self._close_writer()
+            raise
         except Exception:
             await self._close_writer()
             raise
 
     async def answers(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], tuple[str, dict[str, Any]]]:
-        """On a connection of its own: the look-up runs while the writer commits."""
+        """On a connection of its own, so the writer's stays ready for the next batch."""
         if self._read_conn is None or self._read_conn.is_closed():
             self._read_conn = await self._pool.acquire()
         try:

@@ -14,12 +14,12 @@ passed its stamp: the horizon is the time up to which every gateway has handed o
 it received (see exchange/auctions/horizon.py), so nothing received earlier can still
 arrive. The deadline itself is applied at exactly its time once the horizon passes it.
 
-In front of the writer, a second task looks up the idempotency keys that this process
-has not seen (answered before a restart, perhaps), one read per batch on a connection of
-its own, so that read overlaps the writer's commit instead of preceding it. A key read as
-absent is only ever written by this writer, so the answer stays true until the writer
-takes the key; should it not (a commit that failed but happened), the key's primary key
-refuses the second write and the batch is retried.
+Idempotency keys cost no read in the common case: the writer remembers the answers it gave
+(the latest KEYS_REMEMBERED), and a key it does not know is taken to be new. If the key was
+answered before (by an engine before this one, or so long ago that it was forgotten), the
+key's primary key refuses the batch: the books go back to their committed state, the batch's
+unknown keys are read once, and the batch is applied again, the old key now answered with
+its first answer and nothing applied twice.
 """
 
 from __future__ import annotations
@@ -53,8 +53,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 2_000
 MAX_QUEUE = 50_000
-KEYS_REMEMBERED = 10_000
-ABSENT_REMEMBERED = 100_000
+KEYS_REMEMBERED = 20_000
 RELOAD_TIMEOUT_S = 2.0
 
 
@@ -105,8 +104,13 @@ class BatchWrite:
 Answers = dict[tuple[int, str], tuple[str, dict[str, Any]]]
 
 
+class KeyTaken(Exception):  # noqa: N818 - a condition the writer handles, named for what it says
+    """The batch was not written: one of its idempotency keys is already stored."""
+
+
 class BatchStore(Protocol):
-    async def write(self, batch: BatchWrite) -> None: ...
+    async def write(self, batch: BatchWrite) -> None:
+        """All of it in one transaction, or nothing (KeyTaken when a key is already stored)."""
 
     async def answers(self, keys: list[tuple[int, str]]) -> Answers:
         """The stored (request hash, answer) of each (account id, idempotency key) found."""
@@ -140,17 +144,14 @@ class Sequencer:
         self._parked: dict[int, list[tuple[int, int, Command, asyncio.Future[Any]]]] = {}
         """Per lot, a heap of (stamp, arrival, command, future) stamped at or after its deadline."""
         self._arrival = itertools.count()
-        self._intake: asyncio.Queue[Any] = asyncio.Queue()
-        """(command, future) pairs as submitted, for the key look-up stage."""
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        """Lists of (command, future) whose keys are known, for the writer."""
+        """Entries as submitted, for the writer."""
         self._task: asyncio.Task[None] | None = None
-        self._lookup_task: asyncio.Task[None] | None = None
-        self._absent: set[tuple[int, str]] = set()
-        """Keys read as not stored, not yet taken by the writer."""
+        self._released: list[tuple[int, tuple[int, int, Command, asyncio.Future[Any]]]] = []
+        """Parked commands taken by the batch being applied (put back if it is applied again)."""
         self._last_stamp = 0
         self._answers: OrderedDict[tuple[int, str], tuple[str, dict[str, Any]]] = OrderedDict()
-        """Answers by (account id, key): recent ones in memory, older ones looked up per batch."""
+        """Answers by (account id, key): recent ones in memory, older ones read when a key is refused."""
         self.batches = 0
         self.on_closed: Callable[[int], None] | None = None
         """Called with each lot whose close was just committed, before its callers hear back."""
@@ -201,17 +202,13 @@ class Sequencer:
     def start(self) -> None:
         if not self.running:
             self._task = asyncio.create_task(self._run(), name="auction-sequencer")
-            self._lookup_task = asyncio.create_task(self._look_up(), name="auction-key-lookup")
 
     async def stop(self) -> None:
         """Answers everything already queued, then stops."""
         task, self._task = self._task, None
-        lookup, self._lookup_task = self._lookup_task, None
         if task is None:
             return
-        self._intake.put_nowait(_STOP)
-        if lookup is not None:
-            await lookup
+        self._queue.put_nowait(_STOP)
         await task
 
     def stamp(self) -> int:
@@ -228,55 +225,28 @@ class Sequencer:
         """`submit` without awaiting: the future of the answer."""
         if self._task is None or self._task.done():
             raise SequencerUnavailable("the auction engine is not running; try again shortly")
-        if self._intake.qsize() + self._queue.qsize() >= MAX_QUEUE:
+        if self._queue.qsize() >= MAX_QUEUE:
             raise SequencerUnavailable("the auction engine is busy; try again shortly")
         now = self.stamp()
         at = now if received_at is None else min(received_at, now)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._intake.put_nowait((command, future, at))
+        self._queue.put_nowait((command, future, at))
         return future
 
-    async def _look_up(self) -> None:
-        """Stage one: drain what was submitted, read the unknown keys once, hand it on."""
-        while True:
-            item = await self._intake.get()
-            batch: list[Entry] = []
-            stopping = item is _STOP
-            if not stopping:
-                batch.append(item)
-            while len(batch) < self._max_batch and not self._intake.empty():
-                item = self._intake.get_nowait()
-                if item is _STOP:
-                    stopping = True
-                else:
-                    batch.append(item)
-            if batch:
-                try:
-                    known = await self._recall(batch)
-                except Exception:  # a defect must not stop every lot of the process
-                    log.exception("looking up the keys of a batch failed unexpectedly")
-                    known = False
-                    _fail(batch)
-                if known:
-                    self._queue.put_nowait(batch)
-            if stopping:
-                self._queue.put_nowait(_STOP)
-                return
-
     async def _run(self) -> None:
-        """Stage two, the writer: batches of commands whose keys are known."""
+        """The writer: whatever was submitted meanwhile, as one batch."""
         while True:
             item = await self._queue.get()
             batch: list[Entry] = []
             stopping = item is _STOP
             if not stopping:
-                batch.extend(item)
+                batch.append(item)
             while len(batch) < self._max_batch and not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is _STOP:
                     stopping = True
                 else:
-                    batch.extend(item)
+                    batch.append(item)
             if batch:
                 try:
                     await self._process(batch)
@@ -297,28 +267,18 @@ class Sequencer:
 
     # -- one batch -----------------------------------------------------------------
 
-    async def _recall(self, batch: list[Entry]) -> bool:
-        """Loads the stored answers of keys not in memory: one read per batch, not per bid."""
+    async def _recall(self, batch: list[Entry]) -> None:
+        """Reads the stored answers of the batch's keys not in memory (one read)."""
         unknown = list(dict.fromkeys(
             (c.account_id, c.key) for c, _, _ in batch
-            if isinstance(c, PlaceBidRequest) and c.key is not None
-            and (c.account_id, c.key) not in self._answers and (c.account_id, c.key) not in self._absent))
-        if not unknown:
-            return True
-        try:
-            found = await self._store.answers(unknown)
-        except Exception as exc:
-            log.error("idempotency keys of a batch could not be read: %r", exc)
-            _fail(batch)
-            return False
-        for key, answer in found.items():
-            self.remember(key[0], key[1], answer[0], answer[1])
-        if len(self._absent) > ABSENT_REMEMBERED:
-            self._absent.clear()  # only costs reads again
-        self._absent.update(key for key in unknown if key not in found)
-        return True
+            if isinstance(c, PlaceBidRequest) and c.key is not None and (c.account_id, c.key) not in self._answers))
+        if unknown:
+            for key, answer in (await self._store.answers(unknown)).items():
+                self.remember(key[0], key[1], answer[0], answer[1])
 
-    async def _process(self, batch: list[Entry]) -> None:
+    async def _process(self, batch: list[Entry], *, recalled: bool = False) -> None:
+        """Applies the batch, writes it, then answers. `recalled`: its stored keys were read."""
+        self._released = []
         write = BatchWrite()
         touched: dict[int, Lot] = {}
         keys: list[tuple[int, str]] = []
@@ -351,6 +311,17 @@ class Sequencer:
             write.lots = [_lot_row(touched[lot_id]) for lot_id in changed]
             try:
                 await self._store.write(write)
+            except KeyTaken:
+                self._undo_in_memory(touched, keys)
+                if not recalled:
+                    await self._recall(batch)
+                    await self._process(batch, recalled=True)
+                    return
+                log.error("an idempotency key of a batch is stored but could not be read back")
+                for future, _ in answered:
+                    if not future.done():
+                        future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
+                return
             except Exception as exc:
                 log.error("auction batch of %d commands not committed: %r", len(batch), exc)
                 await self._undo(touched, keys)
@@ -400,7 +371,9 @@ class Sequencer:
                 self._record(lot, outcome, now, write)
             elif parked and (parked[0][0] <= horizon or lot.book.closed
                              or parked[0][0] < (lot.book.next_deadline() or 0)):
-                at, _, command, future = heapq.heappop(parked)
+                entry = heapq.heappop(parked)
+                self._released.append((lot.info.id, entry))
+                at, _, command, future = entry
                 try:
                     answered.append((future, self._apply(lot, command, at, write, keys)))
                 except ExchangeError as exc:
@@ -411,11 +384,19 @@ class Sequencer:
             self._parked.pop(lot.info.id, None)
         return {"closed": lot.book.closed and not was_closed}
 
-    async def _undo(self, touched: dict[int, Lot], keys: list[tuple[int, str]]) -> None:
+    def _undo_in_memory(self, touched: dict[int, Lot], keys: list[tuple[int, str]]) -> None:
+        """Nothing of the batch was written: back to the committed state, parked commands it took
+        waiting again."""
         for key in keys:
             self._answers.pop(key, None)
         for lot in touched.values():
             lot.rollback()
+        for lot_id, entry in self._released:
+            heapq.heappush(self._parked.setdefault(lot_id, []), entry)
+        self._released = []
+
+    async def _undo(self, touched: dict[int, Lot], keys: list[tuple[int, str]]) -> None:
+        self._undo_in_memory(touched, keys)
         if self._reload is None:
             return
         # The commit may have happened even though we saw an error: the database decides.
@@ -453,7 +434,6 @@ class Sequencer:
         keys: list[tuple[int, str]],
     ) -> dict[str, Any]:
         if request.key is not None:
-            self._absent.discard((request.account_id, request.key))
             seen = self._answers.get((request.account_id, request.key))
             if seen is not None:
                 if seen[0] != request.request_hash:

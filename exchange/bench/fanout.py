@@ -36,6 +36,7 @@ import httpx
 
 from exchange.bench import percentile
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
+from exchange.infra.processes import die_with_parent
 from exchange.load.api import ExchangeApi, soon
 
 PASSWORD = "bench-password-2026"  # noqa: S105 - the benchmark's own throwaway accounts
@@ -68,11 +69,12 @@ async def exchange_process(workdir: Path, settings: Mapping[str, str] | None = N
     env = os.environ | {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "EXCHANGE_VAR_DIR": str(workdir / "var"),
         "EXCHANGE_LOAD_DEMO": "0", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(_free_port()),
+        "EXCHANGE_ENGINE_PORT": str(_free_port()),
     } | dict(settings or {})
     log = (workdir / "exchange.log").open("w")
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
         [sys.executable, "-m", "web.cli", "run", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,  # noqa: PLW1509
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -80,9 +82,9 @@ async def exchange_process(workdir: Path, settings: Mapping[str, str] | None = N
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    if (await http.get(f"{url}/healthz", timeout=1)).status_code == 200:
+                    if (await http.get(f"{url}/healthz", timeout=1)).json().get("engine") == "ok":
                         break
-                except httpx.HTTPError:
+                except (httpx.HTTPError, ValueError):
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the exchange did not start; see " + str(workdir / "exchange.log"))

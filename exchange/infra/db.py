@@ -19,9 +19,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _no_session_state(conn: asyncpg.Connection) -> None:
+    """Returning a connection to the pool costs no round trip: the exchange keeps no session
+    state on pooled connections (no LISTEN, no cursor or SET outside a transaction, advisory
+    locks only transaction-scoped but the migration lock, which is released explicitly); an
+    open transaction is still rolled back by asyncpg before this runs.
+    tests/unit/test_session_state.py keeps it so."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30,
+        reset=_no_session_state,
     )
     assert pool is not None
     return pool

@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
+from exchange.infra.processes import die_with_parent
 from tests.integration.helpers import free_port
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -43,7 +44,8 @@ def exchange_server(
     } | (settings or {})
     log = (var_dir / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "run", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "web.cli", "run", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - a crashed test run leaves no exchange behind
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from exchange.bench.fanout import create_operator
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
+from exchange.infra.processes import die_with_parent
 from exchange.load.api import ExchangeApi, Party
 from tests.integration.helpers import free_port
 
@@ -102,7 +103,8 @@ async def exchange_processes(
     with log.open("w") as out:
         process = subprocess.Popen(  # noqa: ASYNC220 - started once, before the test's clock matters
             [sys.executable, "-m", "web.cli", "run", "--port", str(port), "--web-workers", str(web),
-             "--feed-workers", str(feed)], env=env, stdout=out, stderr=subprocess.STDOUT)
+             "--feed-workers", str(feed)], env=env, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent)  # noqa: PLW1509 - the test process starts nothing else meanwhile
     running = Running(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{feed_port}", process, log, env)
     try:
         await running.wait_ready()

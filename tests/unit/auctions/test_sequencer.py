@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from exchange.auctions.lot import Lot, LotInfo
-from exchange.auctions.sequencer import Admission, BatchWrite, PlaceBidRequest, Sequencer, TimerTick
+from exchange.auctions.sequencer import Admission, BatchWrite, KeyTaken, PlaceBidRequest, Sequencer, TimerTick
 from exchange.auctions.types import SequencerUnavailable, iso, to_micros
 from exchange.clock import FixedClock
 from exchange.errors import Conflict, NotFound
@@ -29,6 +29,7 @@ class FakeStore:
         self.writing = asyncio.Event()
         self.lookups: list[list[tuple[int, str]]] = []
         self.stored: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+        self.refused: list[list[tuple[int, str]]] = []
 
     async def write(self, batch: BatchWrite) -> None:
         self.writing.set()
@@ -37,7 +38,12 @@ class FakeStore:
         if self.fail_next:
             self.fail_next = False
             raise ConnectionError("the database went away")
+        taken = [(r[0], r[1]) for r in batch.requests if (r[0], r[1]) in self.stored]
+        if taken:
+            self.refused.append(taken)
+            raise KeyTaken(f"{taken} already stored")
         self.batches.append(batch)
+        self.stored.update({(r[0], r[1]): (r[3], r[4]) for r in batch.requests})
 
     async def answers(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], tuple[str, dict[str, Any]]]:
         self.lookups.append(keys)
@@ -208,7 +214,7 @@ async def test_stop_answers_everything_already_queued(store: FakeStore) -> None:
         await seq.submit(Admission(LOT, 99, 50))
 
 
-async def test_keys_unknown_in_memory_are_looked_up_once_per_batch_and_replayed(
+async def test_a_key_answered_before_a_restart_is_replayed_without_a_second_effect(
     sequencer: Sequencer, store: FakeStore
 ) -> None:
     earlier = {"status": "accepted", "seq": 1_000, "note": "answered before a restart"}
@@ -223,39 +229,53 @@ async def test_keys_unknown_in_memory_are_looked_up_once_per_batch_and_replayed(
     store.gate.set()
     await blocker
     replayed, fresh = await asyncio.gather(*queued)
-    assert replayed == earlier and fresh["status"] == "accepted"
-    assert store.lookups[-1] == [(1, "old"), (2, "new")]
+    assert replayed == earlier and fresh["status"] == "accepted" and fresh["seq"] == 6
+    assert store.refused == [[(1, "old")]] and store.lookups == [[(1, "old"), (2, "new")]]
+    assert [e.payload["amount"] for e in store.events("bid")] == [1_000, 1_100], "the old key's bid was not applied"
     with pytest.raises(Conflict):
         await sequencer.submit(bid(1, 1_200, key="old"))
-    assert len(store.lookups) == 1, "a key answered in this process is not looked up again"
+    assert len(store.lookups) == 1, "a key read back once is answered from memory after"
 
 
-async def test_keys_are_looked_up_while_the_previous_batch_commits(
-    sequencer: Sequencer, store: FakeStore
-) -> None:
-    store.gate = asyncio.Event()
-    store.writing.clear()
-    committing = asyncio.create_task(sequencer.submit(bid(1, 1_000)))
-    await asyncio.wait_for(store.writing.wait(), 1)
-    waiting = asyncio.create_task(sequencer.submit(bid(2, 1_100, key="during")))
-    await asyncio.sleep(0.01)
-    assert store.lookups == [[(2, "during")]], "the read did not wait for the commit"
-    assert not waiting.done()
-    store.gate.set()
-    assert (await committing)["status"] == "accepted"
-    assert (await waiting)["status"] == "accepted"
-    again = await sequencer.submit(bid(2, 1_100, key="during"))
-    assert again["seq"] == 6 and len(store.lookups) == 1
+async def test_new_keys_cost_no_read(sequencer: Sequencer, store: FakeStore) -> None:
+    for i in range(20):
+        await sequencer.submit(bid(1 + i % 2, 1_000 + i * 100, key=f"k{i}"))
+    assert store.lookups == [] and store.refused == []
+    assert [r[1] for b in store.batches for r in b.requests] == [f"k{i}" for i in range(20)]
 
 
-async def test_a_key_read_as_absent_is_written_once_even_when_sent_twice_meanwhile(
-    sequencer: Sequencer, store: FakeStore
-) -> None:
+async def test_a_key_sent_twice_in_one_batch_is_written_once(sequencer: Sequencer, store: FakeStore) -> None:
     first, second = await asyncio.gather(sequencer.submit(bid(1, 1_000, key="twice")),
                                          sequencer.submit(bid(1, 1_000, key="twice")))
     assert first == second and first["status"] == "accepted"
     assert [r[1] for b in store.batches for r in b.requests] == ["twice"]
-    assert store.lookups == [[(1, "twice")]]
+    assert store.lookups == []
+
+
+async def test_a_refused_key_puts_back_the_parked_bids_the_batch_had_taken(store: FakeStore) -> None:
+    clock = FixedClock(NOW)
+    horizon = Horizon(CLOSE - 5_000_000)
+    seq = Sequencer(store, clock, horizon=horizon)
+    seq.add(_lot())
+    seq.start()
+    try:
+        for bidder in (1, 2, 3):
+            await seq.submit(Admission(LOT, bidder, 50))
+        clock.advance(timedelta(hours=2))
+        after = asyncio.create_task(seq.submit(bid(2, 1_100, key="after"), received_at=CLOSE + 1_000_000))
+        await asyncio.sleep(0.01)
+        store.stored[(3, "old")] = ("bid:1000", {"status": "accepted", "note": "before a restart"})
+        # one batch: a bid before the close (it moves the deadline past the parked one) and an old key
+        before, old = await asyncio.gather(
+            seq.submit(bid(1, 1_000, key="before"), received_at=CLOSE - 1_000_000),
+            seq.submit(bid(3, 1_000, key="old"), received_at=CLOSE - 900_000))
+        assert before["status"] == "accepted" and old["note"] == "before a restart"
+        assert store.refused == [[(3, "old")]]
+        answer = await after
+        assert answer["status"] == "accepted" and answer["amount"] == 1_100
+        assert [e.payload["amount"] for e in store.events("bid")] == [1_000, 1_100]
+    finally:
+        await seq.stop()
 
 
 # -- receipt time and the horizon ----------------------------------------------------------
