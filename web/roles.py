@@ -150,6 +150,7 @@ async def web(settings: Settings, database_url: str, redis_url: str, ports: Port
     import uvicorn
 
     from web.app import create_app
+    from web.corked import CorkedHttpToolsProtocol
 
     pools: list[asyncpg.Pool] = []
     async with open_services(settings, database_url, redis_url, engine_link=_link(settings, pools, "web")) as services:
@@ -159,7 +160,7 @@ async def web(settings: Settings, database_url: str, redis_url: str, ports: Port
                          feed_port=ports.feed, feed_url=settings.feed_url)
         config = uvicorn.Config(app, log_config=None, log_level="info" if access_log else "warning",
                                 access_log=access_log,
-                                http="httptools", ws="none", lifespan="on", proxy_headers=False,
+                                http=CorkedHttpToolsProtocol, ws="none", lifespan="on", proxy_headers=False,
                                 timeout_graceful_shutdown=5, server_header=False)
         server = uvicorn.Server(config)
         _freeze()
