@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import resource
 import select
 import socket
@@ -28,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,113 @@ def watch_worker(host: str, port: int, paths: list[str], ready: Any, stop: Any, 
     results.put((arrivals, len(closed)))
 
 
+class Watchers:
+    """`count` websocket watchers of `path`, held by `processes` processes; `collect` after the run."""
+
+    def __init__(self, port: int, path: str, count: int, processes: int = 2) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._ready, self._results, self._stop = context.Queue(), context.Queue(), context.Event()
+        shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+        self.workers = [context.Process(target=watch_worker, daemon=True, args=(
+            "127.0.0.1", port, [path] * share, self._ready, self._stop, self._results)) for share in shares if share]
+        self.connect_s = 0.0
+
+    async def connect(self) -> None:
+        started = time.perf_counter()
+        for worker in self.workers:
+            worker.start()
+        for _ in self.workers:
+            await asyncio.to_thread(self._ready.get, True, 300)
+        self.connect_s = time.perf_counter() - started
+
+    async def collect(self) -> tuple[list[tuple[float, str]], int]:
+        """Every frame received (with when), and how many watchers were dropped."""
+        self._stop.set()
+        collected = [await asyncio.to_thread(self._results.get, True, 300) for _ in self.workers]
+        for worker in self.workers:
+            worker.join(30)
+        return [a for arrivals, _ in collected for a in arrivals], sum(dropped for _, dropped in collected)
+
+
+def bid_latencies(arrivals: list[tuple[float, str]], wanted: set[int] | None = None) -> list[float]:
+    """Per (watcher, bid event): ms from the event's `at` to the watcher's receipt."""
+    latencies = []
+    for received_at, raw in arrivals:
+        for event in json.loads(raw).get("events", ()):
+            if event.get("type") == "bid" and (wanted is None or event["seq"] in wanted):
+                latencies.append((received_at - datetime.fromisoformat(event["at"]).timestamp()) * 1000)
+    return latencies
+
+
+def _ms(values: list[float]) -> dict[str, float | None]:
+    return {"p50_ms": round(percentile(values, 0.50), 2), "p90_ms": round(percentile(values, 0.90), 2),
+            "p99_ms": round(percentile(values, 0.99), 2), "max_ms": round(max(values), 2) if values else None}
+
+
+def floor_server(port: int, rate: float, duration: float, ready: Any, go: Any, done: Any) -> None:
+    """The floor: a bare `websockets` server broadcasting frames like the exchange's, at `rate`,
+    to every connection, with one `websockets.broadcast` call per frame (on uvloop, as the
+    exchange's gateways run)."""
+    import uvloop
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+    template = {"lot": 1, "type": "bid", "price": 0, "leader": "A001", "minimum_bid": 0,
+                "close_at": "2026-12-02T12:00:00+00:00", "phase": "free",
+                "bid": {"code": "A001", "price": 0, "leader": "A001", "proxy": False, "at": ""}}
+
+    async def main() -> None:
+        connections: set[ServerConnection] = set()
+
+        async def handler(connection: ServerConnection) -> None:
+            connections.add(connection)
+            await connection.send(json.dumps({"type": "snapshot", "room": {"seq": 0}}))
+            await connection.wait_closed()
+            connections.discard(connection)
+
+        async with serve(handler, "127.0.0.1", port, compression=None, max_size=2048, ping_interval=None):
+            ready.put(True)
+            await asyncio.to_thread(go.wait)
+            start, sent = time.perf_counter(), 0
+            for n in range(int(rate * duration)):
+                delay = start + n / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                at = datetime.now(UTC).isoformat()
+                price = 1_000_000 + n * 100
+                event = template | {"seq": n + 1, "at": at, "price": price, "minimum_bid": price + 100,
+                                    "bid": template["bid"] | {"price": price, "at": at}}  # type: ignore[operator]
+                broadcast(connections, json.dumps({"type": "events", "events": [event]}, separators=(",", ":")))
+                sent += 1
+            done.put(sent)
+            await asyncio.sleep(3600)
+
+    uvloop.run(main())
+
+
+async def _floor(watchers: int, rate: float, duration: float) -> dict[str, Any]:
+    """The same frames at the same rate to the same number of watchers from a bare broadcast server."""
+    context = multiprocessing.get_context("spawn")
+    ready, go, done = context.Queue(), context.Event(), context.Queue()
+    port = _free_port()
+    server = context.Process(target=floor_server, args=(port, rate, duration, ready, go, done), daemon=True)
+    server.start()
+    try:
+        await asyncio.to_thread(ready.get, True, 60)
+        watching = Watchers(port, "/ws/lots/1", watchers)
+        await watching.connect()
+        await asyncio.sleep(1.0)
+        go.set()
+        sent = await asyncio.to_thread(done.get, True, duration + 120)
+        await asyncio.sleep(2.0)
+        arrivals, dropped = await watching.collect()
+    finally:
+        server.kill()
+        server.join(10)
+    latencies = bid_latencies(arrivals)
+    return {"frames": sent, "deliveries_expected": sent * watchers, "deliveries_received": len(latencies),
+            "watchers_dropped": dropped} | _ms(latencies)
+
+
 async def run_fanout(watchers: int, rate: float, duration: float, processes: int = 2) -> dict[str, Any]:
     raise_file_limit(2 * watchers + 200)
     with tempfile.TemporaryDirectory(prefix="exchange-bench-") as tmp:
@@ -218,21 +326,9 @@ async def run_fanout(watchers: int, rate: float, duration: float, processes: int
         # the lot opens at once: no 7-day auction notice in a benchmark
         async with exchange_process(workdir, {"EXCHANGE_AUCTION_NOTICE_DAYS": "0"}) as (url, env):
             auction_id, tokens = await set_up_lot(url, env, bidders=2)
-            port = int(env["EXCHANGE_FEED_PORT"])
-            context = multiprocessing.get_context("spawn")
-            ready, results, stop = context.Queue(), context.Queue(), context.Event()
-            shares = [watchers // processes + (1 if i < watchers % processes else 0) for i in range(processes)]
-            workers = [context.Process(target=watch_worker, daemon=True, args=(
-                "127.0.0.1", port, [f"/ws/lots/{auction_id}"] * share, ready, stop, results)) for share in shares if share]
-            connect_started = time.perf_counter()
-            for worker in workers:
-                worker.start()
-            for _ in workers:
-                await asyncio.to_thread(ready.get, True, 300)
-            connect_s = time.perf_counter() - connect_started
+            watching = Watchers(int(env["EXCHANGE_FEED_PORT"]), f"/ws/lots/{auction_id}", watchers, processes)
+            await watching.connect()
             await asyncio.sleep(1.0)
-            errors = 0
-            sent: list[int] = []
             answers_by_code: Counter[str] = Counter()
             async with httpx.AsyncClient(base_url=url, timeout=30,
                                          limits=httpx.Limits(max_connections=100)) as http:
@@ -258,40 +354,34 @@ async def run_fanout(watchers: int, rate: float, duration: float, processes: int
                 answers = await asyncio.gather(*bids)
                 elapsed = time.perf_counter() - start
                 sent = [seq for seq in answers if seq is not None]
-                errors = len(answers) - len(sent)
                 achieved_rate = len(sent) / elapsed
             await asyncio.sleep(2.0)  # let the last frames arrive
-            stop.set()
-            collected = [await asyncio.to_thread(results.get, True, 300) for _ in workers]
-            for worker in workers:
-                worker.join(30)
-    wanted = set(sent)
-    latencies: list[float] = []
-    received = 0
-    for arrivals, _ in collected:
-        for received_at, raw in arrivals:
-            for event in json.loads(raw).get("events", ()):
-                if event.get("type") == "bid" and event["seq"] in wanted:
-                    received += 1
-                    latencies.append((received_at - datetime.fromisoformat(event["at"]).timestamp()) * 1000)
+            arrivals, dropped = await watching.collect()
+            layout = re.search(r"(\d+) feed gateways", (workdir / "exchange.log").read_text())
+            feed_processes = int(layout.group(1)) if layout else None
+    latencies = bid_latencies(arrivals, set(sent))
+    floor = await _floor(watchers, rate, duration)
     return {
         "benchmark": "fanout",
         "watchers": watchers,
         "offered_bids_per_s": rate,
         "achieved_bids_per_s": round(achieved_rate, 2),
         "bids": len(sent),
-        "bid_errors": errors,
+        "bid_errors": len(answers) - len(sent),
         "bid_answers": dict(answers_by_code),
         "deliveries_expected": len(sent) * watchers,
-        "deliveries_received": received,
-        "watchers_dropped": sum(dropped for _, dropped in collected),
-        "watcher_processes": len(workers),
-        "connect_s": round(connect_s, 2),
-        "p50_ms": round(percentile(latencies, 0.50), 2),
-        "p90_ms": round(percentile(latencies, 0.90), 2),
-        "p99_ms": round(percentile(latencies, 0.99), 2),
-        "max_ms": round(max(latencies), 2) if latencies else None,
-        "latency_from": "sequencer apply time of the bid (event 'at', just before its commit) to receipt by the watcher",
+        "deliveries_received": len(latencies),
+        "watchers_dropped": dropped,
+        "watcher_processes": len(watching.workers),
+        "feed_gateways": feed_processes,
+        "connect_s": round(watching.connect_s, 2),
+        **_ms(latencies),
+        "latency_from": "the bid's receipt by the exchange (event 'at': stamped by the web worker that read "
+                        "it) to receipt by the watcher; the engine's commit and Redis are on the way",
+        "floor": floor,
+        "floor_is": "a bare websockets server (one process, uvloop) sending frames of the same size at the same "
+                    "rate to the same number of watchers with one websockets.broadcast per frame; latency from "
+                    "the frame's creation to receipt",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "note": "the server (exchange run) and the watcher processes share this machine's cores",
+        "note": "the exchange (every process), PostgreSQL, Redis and the watcher processes share this machine's cores",
     }
