@@ -194,6 +194,19 @@ def cmd_bench_hotlot(args: argparse.Namespace) -> int:
                    args.json)
 
 
+def cmd_bench_http(args: argparse.Namespace) -> int:
+    from exchange.bench.http import run_http_bench
+
+    return _report(run_http_bench(seconds=args.seconds, bidders=args.bidders, workers=args.generators,
+                                  connections=args.connections), args.json)
+
+
+def cmd_bench_mixed(args: argparse.Namespace) -> int:
+    from exchange.bench.http import run_mixed_bench
+
+    return _report(run_mixed_bench(seconds=args.seconds, rate=args.rate, logins_per_s=args.logins), args.json)
+
+
 def cmd_bench_restart(args: argparse.Namespace) -> int:
     from exchange.bench.restart import run_restart_bench
 
@@ -340,6 +353,21 @@ def build_parser() -> argparse.ArgumentParser:
     fanout.add_argument("--rate", type=float, default=10.0, help="bids per second")
     fanout.add_argument("--duration", type=float, default=10.0, help="seconds of bidding")
     fanout.set_defaults(func=cmd_bench_fanout)
+    http = bench_sub.add_parser("http", help="bid answers per second over HTTP through exchange run, from "
+                                "generator processes of their own; latency at half of that peak")
+    http.add_argument("--json", action="store_true")
+    http.add_argument("--seconds", type=float, default=8.0, help="length of the peak and of the half-peak phase")
+    http.add_argument("--bidders", type=int, default=50)
+    http.add_argument("--generators", type=int, default=2, help="generator processes")
+    http.add_argument("--connections", type=int, default=64, help="keep-alive connections per generator")
+    http.set_defaults(func=cmd_bench_http)
+    mixed = bench_sub.add_parser("mixed", help="bids at a fixed rate alone, then with correct logins from "
+                                 "another client: does a login storm slow bidding?")
+    mixed.add_argument("--json", action="store_true")
+    mixed.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
+    mixed.add_argument("--rate", type=float, default=500.0, help="bids per second")
+    mixed.add_argument("--logins", type=float, default=20.0, help="correct logins per second")
+    mixed.set_defaults(func=cmd_bench_mixed)
     readme = bench_sub.add_parser("readme", help="rewrite the README's benchmark table from the JSON of a run")
     readme.add_argument("results", type=Path, help="directory of core.json, hotlot.json, restart.json, fanout-*.json")
     readme.add_argument("readme", type=Path, nargs="?", default=Path("README.md"))

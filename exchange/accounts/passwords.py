@@ -2,9 +2,11 @@
 
 An argon2 check costs about 130 ms of CPU with argon2's default parameters. Run on the event
 loop it would stall every request of the process; here it runs in a small pool of threads
-(argon2's C code releases the GIL) at a lower CPU priority than the loops, so a storm of
-logins queues behind itself, not in front of bids. The queue is short: beyond it a login is
-answered 503 with Retry-After at once, rather than waiting for seconds.
+(argon2's C code releases the GIL) under Linux's SCHED_IDLE policy, which argon2's own
+threads inherit: they run only on CPU time nothing else of the machine wants, and any bid,
+page or watcher that wakes up takes the core from them at once. A storm of logins queues
+behind itself, not in front of bids. The queue is short: beyond it a login is answered 503
+with Retry-After at once, rather than waiting for seconds.
 """
 
 from __future__ import annotations
@@ -28,16 +30,21 @@ log = logging.getLogger(__name__)
 
 WORKERS = 1
 QUEUE = 16
-NICENESS = 10
 T = TypeVar("T")
 
 
-def _lower_priority() -> None:
-    """Runs in each hashing thread: Linux gives every thread its own nice value."""
+def _lowest_priority() -> None:
+    """Runs in each hashing thread: Linux schedules every thread on its own."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) > 1:  # the last quarter of the CPUs (at least one): the rest never see argon2
+        os.sched_setaffinity(0, cpus[-max(1, len(cpus) // 4):])
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
-    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: hashing still works
-        log.debug("password hashing keeps the normal CPU priority: %r", exc)
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux: the lowest nice value instead, where there is one
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError) as exc:
+            log.debug("password hashing keeps the normal CPU priority: %r", exc)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class PasswordHashing:
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="passwords",
-                                            initializer=_lower_priority)
+                                            initializer=_lowest_priority)
         return self._pool
 
     async def _run(self, work: Callable[..., T], *args: str) -> T:

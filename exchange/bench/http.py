@@ -46,7 +46,7 @@ async def _run(load: Load, target: Bids | Logins, first: int = 0) -> Outcome:
     return await asyncio.to_thread(generate, target, load, first=first)
 
 
-def run_http_bench(seconds: float = 8.0, bidders: int = 50, workers: int = 2, connections: int = 32) -> dict[str, Any]:
+def run_http_bench(seconds: float = 8.0, bidders: int = 50, workers: int = 2, connections: int = 64) -> dict[str, Any]:
     async def bench() -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="exchange-bench-") as tmp:
             async with exchange_process(Path(tmp), SETTINGS) as (url, env):
