@@ -207,6 +207,12 @@ def cmd_bench_mixed(args: argparse.Namespace) -> int:
     return _report(run_mixed_bench(seconds=args.seconds, rate=args.rate, logins_per_s=args.logins), args.json)
 
 
+def cmd_bench_transport(args: argparse.Namespace) -> int:
+    from exchange.bench.transport import run_transport_bench
+
+    return _report(run_transport_bench(), args.json)
+
+
 def cmd_bench_restart(args: argparse.Namespace) -> int:
     from exchange.bench.restart import run_restart_bench
 
@@ -368,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     mixed.add_argument("--rate", type=float, default=500.0, help="bids per second")
     mixed.add_argument("--logins", type=float, default=20.0, help="correct logins per second")
     mixed.set_defaults(func=cmd_bench_mixed)
+    transport = bench_sub.add_parser("transport", help="gateway to engine: the engine link against Redis Streams")
+    transport.add_argument("--json", action="store_true")
+    transport.set_defaults(func=cmd_bench_transport)
     readme = bench_sub.add_parser("readme", help="rewrite the README's benchmark table from the JSON of a run")
     readme.add_argument("results", type=Path, help="directory of core.json, hotlot.json, restart.json, fanout-*.json")
     readme.add_argument("readme", type=Path, nargs="?", default=Path("README.md"))
