@@ -17,11 +17,12 @@ import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from exchange.bench import percentile
 from exchange.infra.embedded import EmbeddedRedis
 
+Entries = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 SECRET = "transport-bench"  # noqa: S105 - the benchmark's own link key
 CALLS = 2_000
 IN_FLIGHT = 256
@@ -69,7 +70,8 @@ def _redis_engine(url: str, ready: Any) -> None:
         await redis.xgroup_create("engine:commands", "engine", id="$", mkstream=True)
         ready.put(True)
         while True:
-            found = await redis.xreadgroup("engine", "engine-1", {"engine:commands": ">"}, count=1000, block=0)
+            found = cast(Entries, await redis.xreadgroup("engine", "engine-1", {"engine:commands": ">"},
+                                                         count=1000, block=0))
             pipe = redis.pipeline(transaction=False)
             for _, entries in found:
                 for entry_id, fields in entries:
@@ -131,7 +133,8 @@ async def _streams(url: str) -> dict[str, Any]:
         last = b"$"
         reader = aioredis.Redis.from_url(url)
         while True:
-            for _, entries in await reader.xread({"reply:bench": last}, count=1000, block=0):
+            read = cast(Entries, await reader.xread({"reply:bench": last}, count=1000, block=0))
+            for _, entries in read:
                 for entry_id, fields in entries:
                     last = entry_id
                     future = pending.pop(fields[b"id"], None)
