@@ -50,9 +50,12 @@ bench: $(STAMP)
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/exchange bench core --json > $(BENCH_OUT)/core.json && cat $(BENCH_OUT)/core.json
 	$(BIN)/exchange bench hotlot --seconds 5 --json > $(BENCH_OUT)/hotlot.json && cat $(BENCH_OUT)/hotlot.json
+	$(BIN)/exchange bench http --json > $(BENCH_OUT)/http.json && cat $(BENCH_OUT)/http.json
+	$(BIN)/exchange bench mixed --json > $(BENCH_OUT)/mixed.json && cat $(BENCH_OUT)/mixed.json
 	$(BIN)/exchange bench restart --json > $(BENCH_OUT)/restart.json && cat $(BENCH_OUT)/restart.json
 	$(BIN)/exchange bench fanout --watchers 1000 --duration 8 --json > $(BENCH_OUT)/fanout-1000.json && cat $(BENCH_OUT)/fanout-1000.json
 	$(BIN)/exchange bench fanout --watchers 5000 --duration 8 --json > $(BENCH_OUT)/fanout-5000.json && cat $(BENCH_OUT)/fanout-5000.json
+	$(BIN)/exchange bench transport --json > $(BENCH_OUT)/transport.json && cat $(BENCH_OUT)/transport.json
 	$(BIN)/exchange bench readme $(BENCH_OUT) README.md
 
 clean-var:
