@@ -222,3 +222,36 @@ async def test_a_bid_received_before_the_close_while_the_engine_is_stopped_is_ju
             await asyncio.sleep(0.2)
         assert room["result"]["sold"] and room["result"]["price"] == 1_001_000
         assert room["leader"] == ack["leader"]
+
+
+async def test_with_redis_down_bids_are_still_taken_and_the_feed_catches_up(
+    pg_server: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    redis = EmbeddedRedis(tmp_path / "redis", persistent=False)
+    redis.start()
+    try:
+        async with exchange_processes(pg_server, redis, tmp_path, web=1, feed=1) as running, \
+                httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+            m = await market(running, http, bidders=2)
+            opens = soon(1)
+            auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1),
+                                       quiet_period_s=300)
+            await m.api.wait_open([auction_id])
+            watcher = Watcher(running.feed, auction_id)
+            watcher.start()
+            amounts = iter(range(1_000_000, 2_000_000, 1_000))
+            acked = [await bid_until_answered(running.url, m.bidders[n % 2], auction_id, next(amounts), f"r{n}")
+                     for n in range(5)]
+            redis.kill()
+            acked += [await bid_until_answered(running.url, m.bidders[n % 2], auction_id, next(amounts), f"r{n}",
+                                               timeout_s=10) for n in range(5, 15)]
+            assert [a.status_code for a in acked] == [201] * 15
+            last = acked[-1].json()["seq"]
+            await until(lambda: watcher.seq >= last, 20, "the watcher saw every bid, from PostgreSQL")
+            redis.start()
+            acked.append(await bid_until_answered(running.url, m.bidders[1], auction_id, next(amounts), "r15"))
+            await until(lambda: watcher.seq >= acked[-1].json()["seq"], 20, "the feed is back on Redis")
+            await watcher.stop()
+            assert watcher.gaps == 0
+    finally:
+        redis.stop()
