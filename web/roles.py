@@ -19,6 +19,7 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -128,6 +129,13 @@ async def engine(settings: Settings, database_url: str, redis_url: str, ports: P
     return 3 if lost.is_set() else 0
 
 
+def _compile_templates(app: Any) -> None:
+    """Every page template compiled before the first request (10 to 40 ms each, once)."""
+    engine = app.template_engine
+    for path in sorted((Path(__file__).parent / "templates").glob("*.html")):
+        engine.get_template(path.name)
+
+
 def _freeze() -> None:
     """What start-up built lives as long as the process: keep it out of every collection, so a
     full collection costs what the process holds for requests, not its code and settings."""
@@ -163,6 +171,7 @@ async def web(settings: Settings, database_url: str, redis_url: str, ports: Port
                                 http=CorkedHttpToolsProtocol, ws="none", lifespan="on", proxy_headers=False,
                                 timeout_graceful_shutdown=5, server_header=False)
         server = uvicorn.Server(config)
+        _compile_templates(app)
         _freeze()
         try:
             await server.serve(sockets=[listening_socket(ports.host, ports.http)])
