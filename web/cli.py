@@ -198,7 +198,7 @@ def cmd_bench_http(args: argparse.Namespace) -> int:
     from exchange.bench.http import run_http_bench
 
     return _report(run_http_bench(seconds=args.seconds, bidders=args.bidders, workers=args.generators,
-                                  connections=args.connections), args.json)
+                                  connections=args.connections, rates=tuple(args.rate or ())), args.json)
 
 
 def cmd_bench_mixed(args: argparse.Namespace) -> int:
@@ -366,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument("--bidders", type=int, default=50)
     http.add_argument("--generators", type=int, default=2, help="generator processes")
     http.add_argument("--connections", type=int, default=64, help="keep-alive connections per generator")
+    http.add_argument("--rate", type=float, action="append",
+                      help="also the acknowledgement latency at this many bids per second (repeatable)")
     http.set_defaults(func=cmd_bench_http)
     mixed = bench_sub.add_parser("mixed", help="bids at a fixed rate alone, then with correct logins from "
                                  "another client: does a login storm slow bidding?")

@@ -46,7 +46,9 @@ async def _run(load: Load, target: Bids | Logins, first: int = 0) -> Outcome:
     return await asyncio.to_thread(generate, target, load, first=first)
 
 
-def run_http_bench(seconds: float = 8.0, bidders: int = 50, workers: int = 2, connections: int = 64) -> dict[str, Any]:
+def run_http_bench(seconds: float = 8.0, bidders: int = 50, workers: int = 2, connections: int = 64,
+                   rates: tuple[float, ...] = ()) -> dict[str, Any]:
+    """The peak (closed loops), the latency at half of it, and at each of `rates` (open loops)."""
     async def bench() -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="exchange-bench-") as tmp:
             async with exchange_process(Path(tmp), SETTINGS) as (url, env):
@@ -56,6 +58,12 @@ def run_http_bench(seconds: float = 8.0, bidders: int = 50, workers: int = 2, co
                 half_rate = round(peak.answered / peak.elapsed_s / 2)
                 half = await _run(Load("open", seconds, workers, connections * 4, rate=half_rate), bids,
                                   peak.next_seq)
+                at_rates, after = {}, half.next_seq
+                for rate in rates:
+                    fixed = await _run(Load("open", seconds, workers, connections * 4, rate=rate), bids, after)
+                    after = fixed.next_seq
+                    at_rates[f"{rate:g}"] = {k: v for k, v in fixed.figures().items()
+                                             if k in ("answered_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms")}
         figures, at_half = peak.figures(), half.figures()
         return {
             "benchmark": "http",
@@ -66,6 +74,7 @@ def run_http_bench(seconds: float = 8.0, bidders: int = 50, workers: int = 2, co
             "ack_p50_ms_at_half_peak": at_half["p50_ms"], "ack_p99_ms_at_half_peak": at_half["p99_ms"],
             "ack_max_ms_at_half_peak": at_half["max_ms"], "answers_at_half_peak": at_half["statuses"],
             "generator_send_lag_p99_ms": at_half["send_lag_p99_ms"],
+            "ack_at_rates": at_rates,
             "seconds": seconds, "generator_processes": workers, "connections": workers * connections,
             "bidders": bidders, "exchange": "exchange run, default processes",
             "machine": machine(),
