@@ -26,7 +26,8 @@ import asyncpg
 
 from exchange.auctions.horizon import Horizon
 from exchange.auctions.lease import EngineLease, engine_address
-from exchange.auctions.link import EngineLink, EngineServer
+from exchange.auctions.link import EngineLink
+from exchange.auctions.link_server import EngineServer
 from exchange.config import Settings
 from exchange.services import Services
 from web.runtime import open_services

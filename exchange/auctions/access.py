@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from exchange.auctions.commands import Admission, PlaceBidRequest
 from exchange.auctions.engine import AuctionEngine
 from exchange.auctions.link import EngineLink, Ticket
 from exchange.auctions.lot import Lot
 from exchange.auctions.replicas import LotReplicas
-from exchange.auctions.sequencer import Admission, PlaceBidRequest
 from exchange.auctions.types import SequencerUnavailable
 
 log = logging.getLogger(__name__)

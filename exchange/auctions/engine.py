@@ -18,9 +18,10 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from exchange.auctions import repository as repo
+from exchange.auctions.commands import Admission, PlaceBidRequest, TimerTick
 from exchange.auctions.feed import FeedPublisher, feed_message
 from exchange.auctions.lot import Lot
-from exchange.auctions.sequencer import Admission, Horizon, PlaceBidRequest, Sequencer, TimerTick
+from exchange.auctions.sequencer import Horizon, Sequencer
 from exchange.auctions.timers import DeadlineTimer
 from exchange.clock import Clock, FixedClock
 from exchange.errors import Conflict, ExchangeError, Forbidden, NotFound

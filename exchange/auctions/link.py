@@ -1,10 +1,8 @@
-"""The engine link: how web workers and feed gateways hand bids to the engine and hear back.
+"""The engine link, a gateway's side: how web workers and feed gateways hand bids to the engine.
 
 One TCP connection per gateway process to the engine, found through PostgreSQL (the engine
-records its address in `engine_endpoints` when it takes the engine lock). Frames are a
-4-byte big-endian length and a MessagePack message. The engine opens with a random nonce and
-admits the gateway only if it answers with HMAC-SHA256(secret key, nonce): every process of
-one exchange shares EXCHANGE_SECRET_KEY, nobody else can place a bid in someone's name.
+records its address in `engine_endpoints` when it takes the engine lock); the protocol is in
+link_protocol.py, the engine's side in link_server.py.
 
 Each call carries an id, its receipt stamp and the gateway's watermark (see horizon.py); the
 engine answers each id once, after the commit, in any order. A gateway sends a heartbeat with
@@ -14,190 +12,54 @@ outcome is unknown: the client retries with the same Idempotency-Key, and the en
 one, or the next, which reads the keys from PostgreSQL) answers with the first answer or takes
 the bid once.
 
-Chosen by measurement over Redis Streams (README, "Deployment"): one round trip on an open
-socket instead of two Redis round trips and a blocking read per bid, and bidding does not
-depend on Redis.
+Chosen by measurement over Redis Streams (`exchange bench transport`; README, "Deployment"):
+one round trip on an open socket instead of Redis round trips and blocking reads on both
+sides, and bidding does not depend on Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import logging
 import os
-import secrets
-import struct
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
-import msgspec
-
-from exchange.auctions.horizon import Horizon
-from exchange.auctions.sequencer import Admission, PlaceBidRequest
+from exchange.auctions.commands import Admission, PlaceBidRequest
+from exchange.auctions.link_protocol import (
+    HANDSHAKE_S,
+    AdmitCall,
+    Auth,
+    Beat,
+    BidCall,
+    Call,
+    Hello,
+    LoadCall,
+    Outbox,
+    Ready,
+    Refused,
+    Reply,
+    error_from,
+    frame,
+    proof,
+    read_frame,
+    to_gateway,
+)
 from exchange.auctions.types import SequencerUnavailable, to_micros
 from exchange.clock import Clock
-from exchange.errors import ExchangeError
 from exchange.infra.sweeper import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME = 1 << 20
 HEARTBEAT_S = 0.02
-HANDSHAKE_S = 5.0
 CALL_TIMEOUT_S = 10.0
 MAX_HOLD_S = 2.0
 """A bid held by its gateway longer than this before it is sent no longer holds the horizon back."""
 MAX_IN_FLIGHT = 20_000
 MAX_BUFFERED = 8 << 20
 RECONNECT_S = (0.05, 0.1, 0.25, 0.5, 1.0)
-_LENGTH = struct.Struct(">I")
-
-
-class Hello(msgspec.Struct, tag="hello", array_like=True):
-    nonce: bytes
-    engine: str
-
-
-class Auth(msgspec.Struct, tag="auth", array_like=True):
-    gateway: str
-    proof: bytes
-    wm: int
-
-
-class Ready(msgspec.Struct, tag="ready", array_like=True):
-    pass
-
-
-class Refused(msgspec.Struct, tag="refused", array_like=True):
-    reason: str
-
-
-class BidCall(msgspec.Struct, tag="bid", array_like=True):
-    id: int
-    wm: int
-    at: int
-    lot: int
-    account: int
-    kind: str
-    amount: int
-    key: str | None
-    hash: str | None
-
-
-class AdmitCall(msgspec.Struct, tag="admit", array_like=True):
-    id: int
-    wm: int
-    at: int
-    lot: int
-    account: int
-    approved_by: int
-
-
-class LoadCall(msgspec.Struct, tag="load", array_like=True):
-    id: int
-    wm: int
-    lot: int
-
-
-class Beat(msgspec.Struct, tag="beat", array_like=True):
-    wm: int
-
-
-class Problem(msgspec.Struct):
-    status: int
-    code: str
-    title: str
-    detail: str
-    field_errors: dict[str, str] = {}
-
-
-class Reply(msgspec.Struct, tag="reply", array_like=True):
-    id: int
-    answer: dict[str, Any] | None = None
-    error: Problem | None = None
-
-
-Call = BidCall | AdmitCall | LoadCall
-ToEngine = Auth | BidCall | AdmitCall | LoadCall | Beat
-ToGateway = Hello | Ready | Refused | Reply
-
-_encode = msgspec.msgpack.Encoder().encode
-_to_engine = msgspec.msgpack.Decoder(ToEngine).decode
-_to_gateway = msgspec.msgpack.Decoder(ToGateway).decode
-
-
-def frame(message: msgspec.Struct) -> bytes:
-    body = _encode(message)
-    return _LENGTH.pack(len(body)) + body
-
-
-async def read_frame(reader: asyncio.StreamReader) -> bytes:
-    (length,) = _LENGTH.unpack(await reader.readexactly(4))
-    if length > MAX_FRAME:
-        raise ConnectionError(f"a frame of {length} bytes is over the limit")
-    return await reader.readexactly(length)
-
-
-class Outbox:
-    """Frames for one connection, written together once per turn of the event loop: one system
-    call for all the bids (or answers) of a burst instead of one each. Order is kept."""
-
-    __slots__ = ("_frames", "_writer")
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
-        self._frames: list[bytes] = []
-
-    def put(self, message: msgspec.Struct) -> None:
-        if not self._frames:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._frames.append(frame(message))
-
-    def _flush(self) -> None:
-        frames, self._frames = self._frames, []
-        if frames and not self._writer.is_closing():
-            self._writer.write(b"".join(frames))
-
-    @property
-    def buffered(self) -> int:
-        transport = self._writer.transport
-        return transport.get_write_buffer_size() + sum(map(len, self._frames))
-
-
-def proof(secret: str, nonce: bytes) -> bytes:
-    return hmac.new(secret.encode(), b"exchange-engine-link:" + nonce, hashlib.sha256).digest()
-
-
-def problem_of(exc: BaseException) -> Problem:
-    if isinstance(exc, ExchangeError):
-        return Problem(exc.status, exc.code, exc.title, exc.detail, exc.field_errors)
-    return Problem(503, SequencerUnavailable.code, SequencerUnavailable.title,
-                   "the auction engine could not record it this time; try again")
-
-
-def _error_classes(base: type[ExchangeError]) -> dict[str, type[ExchangeError]]:
-    found = {base.code: base}
-    for sub in base.__subclasses__():
-        for code, cls in _error_classes(sub).items():
-            found.setdefault(code, cls)
-    return found
-
-
-def error_from(problem: Problem) -> ExchangeError:
-    """The engine's error as the same class here, so callers catch it as they would locally."""
-    cls = _error_classes(ExchangeError).get(problem.code, ExchangeError)
-    try:
-        error = cls(problem.detail, field_errors=problem.field_errors or None)
-    except TypeError:  # an error class with other arguments: keep its status, code and title
-        error = ExchangeError(problem.detail, field_errors=problem.field_errors or None)
-    error.status, error.code, error.title = problem.status, problem.code, problem.title
-    return error
-
-
-# -- the gateway's side ----------------------------------------------------------------------
 
 
 class Ticket:
@@ -348,11 +210,11 @@ class EngineLink:
             await asyncio.sleep(RECONNECT_S[min(failures, len(RECONNECT_S) - 1)])
 
     async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        hello = _to_gateway(await read_frame(reader))
+        hello = to_gateway(await read_frame(reader))
         if not isinstance(hello, Hello):
             raise ConnectionError("the engine did not greet")
         writer.write(frame(Auth(self.name, proof(self._secret, hello.nonce), self.watermark())))
-        answer = _to_gateway(await read_frame(reader))
+        answer = to_gateway(await read_frame(reader))
         if isinstance(answer, Refused):
             raise ConnectionError(f"the engine refused this gateway: {answer.reason}")
         if not isinstance(answer, Ready):
@@ -363,7 +225,7 @@ class EngineLink:
         pending = self._pending
         while True:
             try:
-                reply = _to_gateway(await read_frame(reader))
+                reply = to_gateway(await read_frame(reader))
             except asyncio.IncompleteReadError:
                 return
             if not isinstance(reply, Reply):
@@ -394,104 +256,3 @@ class EngineLink:
                 self._last_sent = time.monotonic()
 
 
-# -- the engine's side -----------------------------------------------------------------------
-
-
-class Engine(Protocol):
-    """What the link server needs of the engine (exchange/auctions/engine.py)."""
-
-    def stamp(self) -> int: ...
-
-    def place_bid(self, request: PlaceBidRequest, received_at: int | None = None) -> Awaitable[dict[str, Any]]: ...
-
-    def admit(self, admission: Admission, received_at: int | None = None) -> Awaitable[dict[str, Any]]: ...
-
-    async def load(self, auction_id: int) -> None: ...
-
-
-class EngineServer:
-    def __init__(self, engine: Engine, horizon: Horizon, secret: str, name: str | None = None) -> None:
-        self._engine = engine
-        self._horizon = horizon
-        self._secret = secret
-        self.name = name or f"{os.uname().nodename}:{os.getpid()}"
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.StreamWriter] = set()
-        self.port: int | None = None
-
-    async def start(self, host: str, port: int) -> int:
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-        return self.port
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._connections):
-                writer.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonce = secrets.token_bytes(32)
-        writer.write(frame(Hello(nonce, self.name)))
-        try:
-            auth = _to_engine(await asyncio.wait_for(read_frame(reader), HANDSHAKE_S))
-        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, msgspec.DecodeError):
-            writer.close()
-            return
-        if not isinstance(auth, Auth) or not hmac.compare_digest(auth.proof, proof(self._secret, nonce)):
-            log.warning("refused an engine link from %s: wrong secret key", writer.get_extra_info("peername"))
-            writer.write(frame(Refused("wrong secret key: every process of the exchange needs the same "
-                                       "EXCHANGE_SECRET_KEY")))
-            writer.close()
-            return
-        link = self._horizon.join(auth.gateway, auth.wm, self._engine.stamp())
-        self._connections.add(writer)
-        writer.write(frame(Ready()))
-        log.info("gateway %s linked", auth.gateway)
-        try:
-            await self._calls(reader, writer, link)
-        except (ConnectionError, asyncio.IncompleteReadError, msgspec.DecodeError) as exc:
-            if not isinstance(exc, asyncio.IncompleteReadError):
-                log.warning("dropping the link of gateway %s: %r", auth.gateway, exc)
-        finally:
-            self._horizon.leave(link)
-            self._connections.discard(writer)
-            writer.close()
-            log.info("gateway %s unlinked", auth.gateway)
-
-    async def _calls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: Any) -> None:
-        engine, heard = self._engine, self._horizon.heard
-        outbox = Outbox(writer)
-        while True:
-            message = _to_engine(await read_frame(reader))
-            if isinstance(message, Auth):
-                raise ConnectionError("a second greeting")
-            heard(link, message.wm, engine.stamp())
-            answer: Awaitable[Any]
-            if isinstance(message, BidCall):
-                answer = engine.place_bid(PlaceBidRequest(
-                    message.lot, message.account, message.kind, message.amount, message.key, message.hash),
-                    message.at)
-            elif isinstance(message, AdmitCall):
-                answer = engine.admit(Admission(message.lot, message.account, message.approved_by), message.at)
-            elif isinstance(message, LoadCall):
-                answer = engine.load(message.lot)
-            else:
-                continue
-            asyncio.ensure_future(answer).add_done_callback(_answer_to(outbox, message.id))
-
-
-def _answer_to(outbox: Outbox, call_id: int) -> Callable[[asyncio.Future[Any]], None]:
-    def send(done: asyncio.Future[Any]) -> None:
-        if done.cancelled():
-            reply = Reply(call_id, error=problem_of(SequencerUnavailable("cancelled")))
-        elif (exc := done.exception()) is not None:
-            if not isinstance(exc, ExchangeError):
-                log.error("a call over the engine link failed: %r", exc)
-            reply = Reply(call_id, error=problem_of(exc))
-        else:
-            reply = Reply(call_id, answer=done.result() or {})
-        outbox.put(reply)
-    return send

@@ -11,8 +11,8 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
+from exchange.auctions.commands import BatchWrite, KeyTaken
 from exchange.auctions.lot import LotInfo, Recorded
-from exchange.auctions.sequencer import BatchWrite, KeyTaken
 from exchange.auctions.types import from_micros, to_micros
 from exchange.infra.db import Conn
 from matching_core.common import IncrementBand

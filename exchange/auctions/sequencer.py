@@ -30,17 +30,23 @@ import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from exchange.auctions.answers import bid_answer, lot_row
+from exchange.auctions.commands import (
+    Admission,
+    BatchStore,
+    BatchWrite,
+    Command,
+    Entry,
+    KeyTaken,
+    PlaceBidRequest,
+    TimerTick,
+)
 from exchange.auctions.feed import feed_message
 from exchange.auctions.lot import Lot, Recorded, event_kind, event_payload
 from exchange.auctions.types import (
-    AuctionStatus,
-    Phase,
     SequencerUnavailable,
-    iso,
-    rejection_name,
     to_micros,
 )
 from exchange.clock import Clock
@@ -57,71 +63,11 @@ KEYS_REMEMBERED = 20_000
 RELOAD_TIMEOUT_S = 2.0
 
 
-@dataclass(frozen=True)
-class PlaceBidRequest:
-    lot: int
-    account_id: int
-    kind: str  # "bid" | "proxy"
-    amount: int
-    key: str | None = None
-    request_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class Admission:
-    lot: int
-    account_id: int
-    approved_by: int
-
-
-@dataclass(frozen=True)
-class TimerTick:
-    """Apply the lot's deadlines and parked commands that the horizon has passed."""
-
-    lot: int
-
-
-Command = PlaceBidRequest | Admission | TimerTick
-Entry = tuple[Command, "asyncio.Future[Any]", int]
-"""A submitted command, the future its caller awaits, and its receipt stamp (µs)."""
-
-
-@dataclass
-class BatchWrite:
-    """Everything one batch changes, written in one transaction."""
-
-    events: list[Recorded] = field(default_factory=list)
-    bidders: list[tuple[int, int, str, int, int]] = field(default_factory=list)
-    """(lot, account id, code, approved by, at µs)"""
-    requests: list[tuple[int, str, int, str, dict[str, Any], int]] = field(default_factory=list)
-    """(account id, idempotency key, lot, request hash, response, at µs)"""
-    lots: list[dict[str, Any]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.events or self.requests)
-
-
-Answers = dict[tuple[int, str], tuple[str, dict[str, Any]]]
-
-
-class KeyTaken(Exception):  # noqa: N818 - a condition the writer handles, named for what it says
-    """The batch was not written: one of its idempotency keys is already stored."""
-
-
-class BatchStore(Protocol):
-    async def write(self, batch: BatchWrite) -> None:
-        """All of it in one transaction, or nothing (KeyTaken when a key is already stored)."""
-
-    async def answers(self, keys: list[tuple[int, str]]) -> Answers:
-        """The stored (request hash, answer) of each (account id, idempotency key) found."""
-
-
 Publish = Callable[[list[dict[str, Any]]], None]
 Reload = Callable[[int], Awaitable[Lot]]
 Horizon = Callable[[int], int]
 """Given the engine's time now (µs), the time up to which every command received has arrived."""
 _STOP = object()
-_PARKED = object()
 
 
 def _now_is_the_horizon(now: int) -> int:
@@ -308,7 +254,7 @@ class Sequencer:
                 answered.append((future, exc))
         if write:
             changed = {recorded.lot for recorded in write.events}
-            write.lots = [_lot_row(touched[lot_id]) for lot_id in changed]
+            write.lots = [lot_row(touched[lot_id]) for lot_id in changed]
             try:
                 await self._store.write(write)
             except KeyTaken:
@@ -445,9 +391,9 @@ class Sequencer:
                    else PlaceProxyBid(bidder, request.amount))
         outcome = lot.book.apply(command, now)
         if isinstance(outcome, Rejection):
-            answer = self._answer(lot, request, now, None, outcome)
+            answer = bid_answer(lot, request, now, None, outcome)
         else:
-            answer = self._answer(lot, request, now, self._record(lot, outcome, now, write), None)
+            answer = bid_answer(lot, request, now, self._record(lot, outcome, now, write), None)
         if request.key is not None:
             assert request.request_hash is not None
             keys.append((request.account_id, request.key))
@@ -473,59 +419,7 @@ class Sequencer:
             )
         return lot.w_seq if events else None
 
-    def _answer(
-        self, lot: Lot, request: PlaceBidRequest, now: int, seq: int | None,
-        rejection: Rejection | None,
-    ) -> dict[str, Any]:
-        book = lot.book
-        bidder = str(request.account_id)
-        close_at = book.next_deadline()
-        if book.closed:
-            phase = Phase.CLOSED
-        elif not lot.w_opened:
-            phase = Phase.SCHEDULED
-        else:
-            phase = Phase.TIMED if now >= lot.info.terms.scheduled_end else Phase.FREE
-        return {
-            "status": "rejected" if rejection else "accepted",
-            "code": rejection_name(rejection.code) if rejection else None,
-            "reason": rejection.reason if rejection else None,
-            "auction_id": lot.info.id,
-            "seq": seq,
-            "kind": request.kind,
-            "amount": request.amount,
-            "price": book.price or None,
-            "leader": book.code_of(book.leader) if book.leader else None,
-            "you_lead": book.leader == bidder,
-            "your_code": book.code_of(bidder),
-            "minimum_bid": book.minimum_bid(),
-            "close_at": iso(close_at if close_at is not None else lot.closed_at),
-            "phase": phase.value,
-            "at": iso(now),
-        }
-
-
 def _fail(batch: list[Entry]) -> None:
     for _, future, _ in batch:
         if not future.done():
             future.set_exception(SequencerUnavailable("the bid was not recorded; try again"))
-
-
-def _lot_row(lot: Lot) -> dict[str, Any]:
-    book = lot.book
-    closed = book.closed
-    row: dict[str, Any] = {
-        "id": lot.info.id,
-        "last_seq": lot.w_seq,
-        "state_hash": book.state_hash(),
-        "next_deadline": lot.deadline(),
-        "status": (AuctionStatus.CLOSED if closed else
-                   AuctionStatus.OPEN if lot.w_opened else AuctionStatus.SCHEDULED).value,
-        "sold": None, "winner_id": None, "price": None, "closed_at": None,
-    }
-    if closed:
-        snapshot = book.snapshot()
-        row |= {"sold": snapshot.sold, "closed_at": snapshot.close_at}
-        if snapshot.sold:
-            row |= {"winner_id": int(snapshot.leader), "price": snapshot.price}
-    return row

@@ -21,6 +21,7 @@ from exchange.accounts.service import require_role
 from exchange.accounts.types import Account, Role
 from exchange.auctions import repository as repo
 from exchange.auctions.access import EngineAccess, InProcess, Linked
+from exchange.auctions.commands import Admission, PlaceBidRequest
 from exchange.auctions.engine import AuctionEngine, feed_messages_after
 from exchange.auctions.feed import FeedPublisher
 from exchange.auctions.horizon import Horizon
@@ -29,7 +30,6 @@ from exchange.auctions.lot import Lot
 from exchange.auctions.qualification import OperatorApproval, Qualification
 from exchange.auctions.replicas import LotReplicas
 from exchange.auctions.room import room_view, summary_view
-from exchange.auctions.sequencer import Admission, PlaceBidRequest
 from exchange.auctions.types import AuctionSpec, AuctionStatus, to_micros
 from exchange.clock import Clock
 from exchange.errors import Conflict, NotFound, ValidationFailed

@@ -13,7 +13,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from exchange.auctions.sequencer import Sequencer, TimerTick
+from exchange.auctions.commands import TimerTick
+from exchange.auctions.sequencer import Sequencer
 from exchange.auctions.types import to_micros
 from exchange.clock import Clock
 from exchange.infra.sweeper import cancel_and_wait

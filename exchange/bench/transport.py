@@ -51,7 +51,7 @@ def _link_engine(ready: Any) -> None:
     import uvloop
 
     from exchange.auctions.horizon import Horizon
-    from exchange.auctions.link import EngineServer
+    from exchange.auctions.link_server import EngineServer
 
     async def main() -> None:
         server = EngineServer(_Instant(), Horizon(), SECRET)
@@ -106,8 +106,8 @@ async def _measure(call: Any) -> dict[str, Any]:
 
 
 async def _link(port: int) -> dict[str, Any]:
+    from exchange.auctions.commands import PlaceBidRequest
     from exchange.auctions.link import EngineLink
-    from exchange.auctions.sequencer import PlaceBidRequest
     from exchange.clock import SystemClock
 
     async def locate() -> str:

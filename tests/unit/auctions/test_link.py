@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from exchange.auctions.commands import Admission, PlaceBidRequest
 from exchange.auctions.horizon import Horizon
-from exchange.auctions.link import EngineLink, EngineServer
-from exchange.auctions.sequencer import Admission, PlaceBidRequest
+from exchange.auctions.link import EngineLink
+from exchange.auctions.link_server import EngineServer
 from exchange.auctions.types import SequencerUnavailable, to_micros
 from exchange.clock import FixedClock
 from exchange.errors import Conflict, Forbidden

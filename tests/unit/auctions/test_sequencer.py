@@ -9,15 +9,9 @@ from typing import Any
 
 import pytest
 
+from exchange.auctions.commands import Admission, BatchWrite, KeyTaken, PlaceBidRequest, TimerTick
 from exchange.auctions.lot import Lot, LotInfo
-from exchange.auctions.sequencer import (
-    Admission,
-    BatchWrite,
-    KeyTaken,
-    PlaceBidRequest,
-    Sequencer,
-    TimerTick,
-)
+from exchange.auctions.sequencer import Sequencer
 from exchange.auctions.types import SequencerUnavailable, iso, to_micros
 from exchange.clock import FixedClock
 from exchange.errors import Conflict, NotFound
