@@ -19,6 +19,7 @@ import msgspec
 
 from exchange.auctions.types import SequencerUnavailable
 from exchange.errors import ExchangeError
+from exchange.infra.corked import CorkedTransport
 
 MAX_FRAME = 1 << 20
 HANDSHAKE_S = 5.0
@@ -112,28 +113,19 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes:
 
 class Outbox:
     """Frames for one connection, written together once per turn of the event loop: one system
-    call for all the bids (or answers) of a burst instead of one each. Order is kept."""
+    call for all the bids (or answers) of a burst instead of one each."""
 
-    __slots__ = ("_frames", "_writer")
+    __slots__ = ("_corked",)
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
-        self._frames: list[bytes] = []
+        self._corked = CorkedTransport(writer.transport)
 
     def put(self, message: msgspec.Struct) -> None:
-        if not self._frames:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._frames.append(frame(message))
-
-    def _flush(self) -> None:
-        frames, self._frames = self._frames, []
-        if frames and not self._writer.is_closing():
-            self._writer.write(b"".join(frames))
+        self._corked.write(frame(message))
 
     @property
     def buffered(self) -> int:
-        transport = self._writer.transport
-        return transport.get_write_buffer_size() + sum(map(len, self._frames))
+        return self._corked.get_write_buffer_size()
 
 
 def proof(secret: str, nonce: bytes) -> bytes:

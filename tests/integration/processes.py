@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from exchange.bench.fanout import create_operator
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from exchange.infra.processes import die_with_parent
-from exchange.load.api import ExchangeApi, Party
+from exchange.load.api import ExchangeApi, Party, soon
 from tests.integration.helpers import free_port
 
 OPERATOR = ("ops@processes.test", "processes-test-password")
@@ -145,6 +145,15 @@ async def auction(m: Market, *, opens_at: datetime, scheduled_end: datetime, qui
     for bidder in m.bidders:
         await m.api.approve(m.operator, auction_id, bidder)
     return auction_id
+
+
+async def open_auction(running: Running, http: httpx.AsyncClient, bidders: int) -> tuple[Market, int]:
+    """A market with `bidders` qualified investors and an auction open for an hour of free bidding."""
+    m = await market(running, http, bidders)
+    opens = soon(1)
+    auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1), quiet_period_s=300)
+    await m.api.wait_open([auction_id])
+    return m, auction_id
 
 
 async def until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

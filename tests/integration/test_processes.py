@@ -25,6 +25,7 @@ from tests.integration.processes import (
     bid_until_answered,
     exchange_processes,
     market,
+    open_auction,
     until,
 )
 
@@ -37,10 +38,7 @@ async def test_bids_through_two_web_workers_reach_one_engine_and_every_watcher_o
     async with exchange_processes(pg_server, redis_server, tmp_path) as running, \
             httpx.AsyncClient(base_url=running.url, timeout=30) as http:
         assert sorted(running.children().values()) == ["engine", "feed", "feed", "web", "web"]
-        m = await market(running, http, bidders=4)
-        opens = soon(1)
-        auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1), quiet_period_s=300)
-        await m.api.wait_open([auction_id])
+        m, auction_id = await open_auction(running, http, bidders=4)
         watchers = [Watcher(running.feed, auction_id) for _ in range(8)]
         for watcher in watchers:
             watcher.start()
@@ -75,10 +73,7 @@ async def test_a_killed_web_worker_and_feed_gateway_are_restarted_and_watchers_r
 ) -> None:
     async with exchange_processes(pg_server, redis_server, tmp_path) as running, \
             httpx.AsyncClient(base_url=running.url, timeout=30) as http:
-        m = await market(running, http, bidders=2)
-        opens = soon(1)
-        auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1), quiet_period_s=300)
-        await m.api.wait_open([auction_id])
+        m, auction_id = await open_auction(running, http, bidders=2)
         watchers = [Watcher(running.feed, auction_id) for _ in range(6)]
         for watcher in watchers:
             watcher.start()
@@ -111,10 +106,7 @@ async def test_the_engine_killed_mid_war_loses_no_acknowledged_bid_and_bidding_r
 ) -> None:
     async with exchange_processes(pg_server, redis_server, tmp_path) as running, \
             httpx.AsyncClient(base_url=running.url, timeout=30) as http:
-        m = await market(running, http, bidders=6)
-        opens = soon(1)
-        auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1), quiet_period_s=300)
-        await m.api.wait_open([auction_id])
+        m, auction_id = await open_auction(running, http, bidders=6)
         acked: dict[str, dict[str, object]] = {}
         stop = asyncio.Event()
 
@@ -156,10 +148,7 @@ async def test_a_login_storm_during_bidding_leaves_every_bid_answered(
     async with exchange_processes(pg_server, redis_server, tmp_path, settings={
             "EXCHANGE_LOGIN_PER_ACCOUNT": "1000", "EXCHANGE_LOGIN_PER_ADDRESS": "10000"}) as running, \
             httpx.AsyncClient(base_url=running.url, timeout=30) as http:
-        m = await market(running, http, bidders=2)
-        opens = soon(1)
-        auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1), quiet_period_s=300)
-        await m.api.wait_open([auction_id])
+        m, auction_id = await open_auction(running, http, bidders=2)
         logins: list[int] = []
 
         async def login() -> None:  # a browser of its own each time
@@ -232,11 +221,7 @@ async def test_with_redis_down_bids_are_still_taken_and_the_feed_catches_up(
     try:
         async with exchange_processes(pg_server, redis, tmp_path, web=1, feed=1) as running, \
                 httpx.AsyncClient(base_url=running.url, timeout=30) as http:
-            m = await market(running, http, bidders=2)
-            opens = soon(1)
-            auction_id = await auction(m, opens_at=opens, scheduled_end=opens + timedelta(hours=1),
-                                       quiet_period_s=300)
-            await m.api.wait_open([auction_id])
+            m, auction_id = await open_auction(running, http, bidders=2)
             watcher = Watcher(running.feed, auction_id)
             watcher.start()
             amounts = iter(range(1_000_000, 2_000_000, 1_000))

@@ -1,11 +1,11 @@
-"""Answers leave in one write per connection and loop turn (web/corked.py)."""
+"""Writes leave in one write per connection and loop turn (exchange/infra/corked.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from web.corked import CorkedTransport
+from exchange.infra.corked import CorkedTransport
 
 
 class Transport:
