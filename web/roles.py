@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -76,7 +77,8 @@ def _link(settings: Settings, pools: list[asyncpg.Pool], role: str) -> EngineLin
     async def locate() -> str:
         return await engine_address(pools[0])
 
-    return EngineLink(locate, settings.secret_key, SystemClock(), name=f"{role}@{socket.gethostname()}")
+    name = f"{os.environ.get('EXCHANGE_PROCESS') or role}@{socket.gethostname()}:{os.getpid()}"
+    return EngineLink(locate, settings.secret_key, SystemClock(), name=name)
 
 
 async def engine(settings: Settings, database_url: str, redis_url: str, ports: Ports) -> int:

@@ -67,7 +67,8 @@ def room_view(lot: Lot, now: int, viewer: Account | None, winner_name: str | Non
         room["you"] = {
             "code": lot.codes[bidder],
             "you_lead": leads,
-            "your_maximum": committed.leader_max if leads else None,
+            # a proxy maximum still working above the price; a straight bid leaves none
+            "your_maximum": committed.leader_max if leads and committed.leader_max > committed.price else None,
             "can_bid": not committed.closed,
         }
     return room

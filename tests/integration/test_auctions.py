@@ -98,6 +98,9 @@ async def test_operator_schedules_approves_and_investors_bid_in_the_room(
     assert await _stream(services.redis, auction_id) == feed
     listed = await engine.list_auctions(None)
     assert [x["auction_id"] for x in listed] == [auction_id]
+    straight = await engine.submit_bid(a, auction_id, "bid", 111_000, None)
+    assert straight["you_lead"] and (await engine.room(auction_id, a))["you"]["your_maximum"] is None, \
+        "a straight bid leaves no proxy maximum to show"
 
 
 async def test_schedule_names_every_invalid_field(

@@ -240,6 +240,7 @@
       say(p && p.kind === "proxy" ? t("auction.proxy_set", { amount: money(p.amount) })
         : t("auction.accepted", { amount: money(p ? p.amount : room.price) }), "ok");
       if (p && p.kind === "proxy") send({ type: "resync" }); // the snapshot carries your maximum
+      else if (room.you) { room.you.your_maximum = null; render(); } // a straight bid leaves no maximum
     } else {
       say(t("auction.rejected", { reason: ack.reason || ack.code }), "bad");
     }
