@@ -108,6 +108,7 @@ async def test_the_engine_killed_mid_war_loses_no_acknowledged_bid_and_bidding_r
             httpx.AsyncClient(base_url=running.url, timeout=30) as http:
         m, auction_id = await open_auction(running, http, bidders=6)
         acked: dict[str, dict[str, object]] = {}
+        sent: dict[str, tuple[int, int, dict[str, object]]] = {}
         stop = asyncio.Event()
 
         async def bidder(i: int) -> None:
@@ -116,6 +117,7 @@ async def test_the_engine_killed_mid_war_loses_no_acknowledged_bid_and_bidding_r
                 room = await m.api.room(auction_id)
                 key = f"b{i}-{n}"
                 answer = await bid_until_answered(running.url, m.bidders[i], auction_id, room["minimum_bid"], key)
+                sent[key] = (i, room["minimum_bid"], answer.json())
                 if answer.status_code == 201:
                     acked[key] = answer.json()
                 n += 1
@@ -136,6 +138,10 @@ async def test_the_engine_killed_mid_war_loses_no_acknowledged_bid_and_bidding_r
         bids = {e["seq"]: e["price"] for e in events if e["type"] == "bid"}
         for key, ack in acked.items():
             assert bids.get(int(str(ack["seq"]))) == ack["price"], f"acknowledged bid {key} is missing or different"
+        for key, (i, amount, answer) in sent.items():  # every key, before the kill or after: its first answer
+            again = await bid_until_answered(running.url, m.bidders[i], auction_id, amount, key)
+            assert again.json() == answer, f"{key} answered differently the second time"
+        assert len(events) == len((await http.get(f"/api/auctions/{auction_id}/events")).json()), "nothing applied twice"
         verify = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "web.cli", "verify", env=running.env, stdout=asyncio.subprocess.PIPE)
         out, _ = await verify.communicate()
