@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-import httpx
+import asyncio
+import threading
 
+import httpx
+from argon2 import PasswordHasher
+
+from exchange.accounts.passwords import PasswordHashing
+from exchange.accounts.service import LoginLimits
 from exchange.services import Services
 from tests.integration.helpers import PASSWORD, achievement_body, csrf_from, register, token_for
 
@@ -120,3 +126,82 @@ async def test_login_page_logs_in_and_rotates_the_session(client: httpx.AsyncCli
     assert response.status_code == 200
     assert 'id="account-name"' in response.text
     assert client.cookies.get("tex_session") != before
+
+
+class WatchedHasher:
+    """argon2 as the service uses it, counting the checks and able to hold them."""
+
+    def __init__(self, real: PasswordHasher) -> None:
+        self.real = real
+        self.checks = 0
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def hash(self, password: str) -> str:
+        return self.real.hash(password)
+
+    def verify(self, stored: str, password: str) -> bool:
+        self.checks += 1
+        self.gate.wait(10)
+        return bool(self.real.verify(stored, password))
+
+    def check_needs_rehash(self, stored: str) -> bool:
+        return bool(self.real.check_needs_rehash(stored))
+
+
+def watched(services: Services, *, queue: int = 16) -> WatchedHasher:
+    hasher = WatchedHasher(services.accounts.passwords.hasher)
+    services.accounts.passwords = PasswordHashing(hasher, workers=1, queue=queue)  # type: ignore[arg-type]
+    return hasher
+
+
+async def test_correct_logins_are_limited_per_account_before_any_password_check(
+    client: httpx.AsyncClient, services: Services,
+) -> None:
+    await register(client, "investor", "vc@capital.test")
+    services.accounts.limits = LoginLimits(per_account=3, per_address=600)
+    hasher = watched(services)
+    for _ in range(3):
+        ok = await client.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})
+        assert ok.status_code == 200
+        client.cookies.clear()
+    limited = await client.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    assert limited.headers["content-type"].startswith("application/problem+json")
+    assert hasher.checks == 3, "the fourth login cost no password check"
+
+
+async def test_correct_logins_are_limited_per_address_across_accounts(
+    client: httpx.AsyncClient, services: Services,
+) -> None:
+    for n in range(3):
+        await register(client, "investor", f"vc{n}@capital.test")
+    services.accounts.limits = LoginLimits(per_account=30, per_address=2)
+    answers = []
+    for n in range(3):
+        answers.append((await client.post("/api/session", json={"email": f"vc{n}@capital.test",
+                                                                 "password": PASSWORD})).status_code)
+        client.cookies.clear()
+    assert answers == [200, 200, 429]
+
+
+async def test_a_full_password_queue_answers_503_at_once_and_the_next_login_works(
+    client: httpx.AsyncClient, services: Services,
+) -> None:
+    await register(client, "investor", "vc@capital.test")
+    hasher = watched(services, queue=0)
+    hasher.gate.clear()
+    try:
+        async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as other:
+            first = asyncio.create_task(client.post("/api/session", json={"email": "vc@capital.test",
+                                                                          "password": PASSWORD}))
+            await asyncio.sleep(0.2)  # the only hashing thread is busy with it
+            busy = await other.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+            assert "try again" in busy.json()["detail"] and hasher.checks == 1
+            hasher.gate.set()
+            assert (await first).status_code == 200
+            again = await other.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})
+            assert again.status_code == 200
+    finally:
+        hasher.gate.set()
