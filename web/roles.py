@@ -35,6 +35,11 @@ from web.runtime import open_services
 
 log = logging.getLogger("exchange")
 
+WEB_CONNECTIONS = 10
+FEED_CONNECTIONS = 5
+"""PostgreSQL connections per web worker and per feed gateway at most (the engine: 20): four of
+each and the engine stay well inside a server's usual 100 to 200."""
+
 
 @dataclass(frozen=True)
 class Ports:
@@ -164,7 +169,8 @@ async def web(settings: Settings, database_url: str, redis_url: str, ports: Port
     from web.corked import CorkedHttpToolsProtocol
 
     pools: list[asyncpg.Pool] = []
-    async with open_services(settings, database_url, redis_url, engine_link=_link(settings, pools, "web")) as services:
+    async with open_services(settings, database_url, redis_url, engine_link=_link(settings, pools, "web"),
+                             connections=WEB_CONNECTIONS) as services:
         pools.append(services.pool)
         await services.auctions.start()
         app = create_app(services, secure_cookies=settings.secure_cookies, run_engine=False,
@@ -189,7 +195,8 @@ async def feed(settings: Settings, database_url: str, redis_url: str, ports: Por
     stop = asyncio.Event()
     _stop_on_signals(stop)
     pools: list[asyncpg.Pool] = []
-    async with open_services(settings, database_url, redis_url, engine_link=_link(settings, pools, "feed")) as services:
+    async with open_services(settings, database_url, redis_url, engine_link=_link(settings, pools, "feed"),
+                             connections=FEED_CONNECTIONS) as services:
         pools.append(services.pool)
         await services.auctions.start()
         server = FeedServer(services, web_port=ports.http)

@@ -72,11 +72,11 @@ async def migrate_database(settings: Settings, database_url: str) -> None:
 @asynccontextmanager
 async def open_services(
     settings: Settings, database_url: str, redis_url: str, clock: Clock | None = None, *,
-    engine_link: EngineLink | None = None, horizon: Horizon | None = None,
+    engine_link: EngineLink | None = None, horizon: Horizon | None = None, connections: int = 20,
 ) -> AsyncIterator[Services]:
     """`engine_link`: the auction engine runs in another process; `horizon`: this process runs
-    it and gateways link to it."""
-    pool = await create_pool(database_url)
+    it and gateways link to it. `connections`: the most PostgreSQL connections it opens."""
+    pool = await create_pool(database_url, max_size=connections)
     redis = aioredis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
     try:
         async with pool.acquire() as conn:
