@@ -8,6 +8,8 @@ CardProcessorUnavailable, a refused request is Conflict or ValidationFailed.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,6 +27,8 @@ from exchange.settlement.cards import (
     IntentState,
     InvalidCardEvent,
 )
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -152,27 +156,26 @@ class StripeGateway:
         return str(transfer.id)
 
     def verify(self, payload: bytes, signature_header: str) -> CardEvent:
-        """The SDK checks the signature; the timestamp is checked here against the injected
-        clock, because the SDK's own check reads time.time()."""
+        """The header is read once, as the SDK reads it, and refused when it could be read two
+        ways (two timestamps: one the SDK verifies, another a tolerance check would read); the SDK
+        checks the signature, the timestamp is checked here against the injected clock (the SDK's
+        own check reads time.time()). A signed body that is no event is refused too, never a 500,
+        so the sender stops retrying it; each refusal is logged once, here."""
         try:
-            stripe.WebhookSignature.verify_header(
-                payload, signature_header, self._webhook_secret, tolerance=None)
-        except stripe.SignatureVerificationError as exc:
-            raise InvalidCardEvent(f"webhook signature refused: {exc.user_message or exc}") from exc
-        signed_at = _signed_at(signature_header)
-        if signed_at < self._now() - STRIPE_TOLERANCE_S:
-            raise InvalidCardEvent(
-                f"webhook signed {int(self._now() - signed_at)} s ago, more than the "
-                f"{STRIPE_TOLERANCE_S} s tolerance")
-        try:
-            event = self._client.construct_event_without_verification(payload)
-            body = event.data.object.to_dict()
-        except (ValueError, AttributeError, KeyError) as exc:
-            raise InvalidCardEvent("webhook body is not a Stripe event") from exc
-        if not isinstance(event.id, str) or not isinstance(event.type, str):
-            raise InvalidCardEvent("webhook event has no id or type")
-        intent = body.get("id") if body.get("object") == "payment_intent" else body.get("payment_intent")
-        return CardEvent(id=event.id, type=event.type, payment_intent=_id_of(intent))
+            signed_at = _signed_at(signature_header)
+            try:
+                stripe.WebhookSignature.verify_header(
+                    payload, signature_header, self._webhook_secret, tolerance=None)
+            except stripe.SignatureVerificationError as exc:
+                raise InvalidCardEvent(f"webhook signature refused: {exc.user_message or exc}") from exc
+            if signed_at < self._now() - STRIPE_TOLERANCE_S:
+                raise InvalidCardEvent(
+                    f"webhook signed {int(self._now() - signed_at)} s ago, more than the "
+                    f"{STRIPE_TOLERANCE_S} s tolerance")
+            return _event(self._client, payload)
+        except InvalidCardEvent as refused:
+            log.warning("refused a card processor webhook: %s", refused.detail)
+            raise
 
     async def _move(self, intent_id: str, target: str, call: Awaitable[Any]) -> IntentState:
         """Capture or cancel; an intent already in the target state (a retry under a fresh key
@@ -190,11 +193,44 @@ class StripeGateway:
 
 
 def _signed_at(header: str) -> int:
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t" and value.isdigit():
-            return int(value)
-    raise InvalidCardEvent("webhook signature has no timestamp")
+    """The one timestamp of a Stripe-Signature header, split as the SDK splits it (on commas, then
+    at the first "="; keys as they are), refusing a header where a key that reads as "t" appears
+    more than once or only with spaces around it: the SDK and this check must read the same time."""
+    items = [item.split("=", 1) for item in header.split(",")]
+    stamps = [pair for pair in items if pair[0].strip() == "t"]
+    if len(stamps) != 1 or stamps[0][0] != "t" or len(stamps[0]) != 2 or not stamps[0][1].isdigit():
+        raise InvalidCardEvent("webhook signature needs exactly one timestamp, t=<unix time>")
+    return int(stamps[0][1])
+
+
+MAX_EVENT_DEPTH = 32
+
+
+def _event(client: Any, payload: bytes) -> CardEvent:
+    try:
+        if _depth(json.loads(payload)) > MAX_EVENT_DEPTH:
+            raise InvalidCardEvent(f"webhook body is nested deeper than {MAX_EVENT_DEPTH} levels")
+        event = client.construct_event_without_verification(payload)
+        body = event.data.object.to_dict()
+        event_id, event_type = getattr(event, "id", None), getattr(event, "type", None)
+    except InvalidCardEvent:
+        raise
+    except (ValueError, AttributeError, KeyError, TypeError, RecursionError) as exc:
+        raise InvalidCardEvent("webhook body is not a Stripe event") from exc
+    if not isinstance(event_id, str) or not isinstance(event_type, str):
+        raise InvalidCardEvent("webhook event has no id or type")
+    intent = body.get("id") if body.get("object") == "payment_intent" else body.get("payment_intent")
+    return CardEvent(id=event_id, type=event_type, payment_intent=_id_of(intent))
+
+
+def _depth(value: Any, limit: int = MAX_EVENT_DEPTH + 1) -> int:
+    """How deeply `value` nests (counting stops past `limit`, without recursion)."""
+    deepest, level = 0, [value]
+    while level and deepest <= limit:
+        deepest += 1
+        level = [child for item in level if isinstance(item, dict | list)
+                 for child in (item.values() if isinstance(item, dict) else item)]
+    return deepest
 
 
 def _id_of(value: Any) -> str | None:

@@ -237,7 +237,13 @@ async def test_events_in_any_order_hold_the_deposit_once(
     await invariants_hold(engine)
 
 
-@pytest.mark.parametrize("spoil", ["forged", "stale", "tampered", "unsigned"])
+def _freshened(delivery: Delivery, now: float) -> Delivery:
+    """An old delivery with a fresh-looking timestamp put in front of its genuine one."""
+    stamp, signature = delivery.header.split(",")
+    return Delivery(delivery.event, delivery.payload, f"x=1, t={int(now)},{stamp},{signature}")
+
+
+@pytest.mark.parametrize("spoil", ["forged", "stale", "tampered", "unsigned", "two timestamps"])
 async def test_forged_and_stale_webhooks_are_refused_and_change_nothing(
     engine: Services, client: httpx.AsyncClient, fake: FakeStripe, clock: FixedClock, spoil: str,
 ) -> None:
@@ -250,6 +256,8 @@ async def test_forged_and_stale_webhooks_are_refused_and_change_nothing(
         "stale": fake.sign(genuine.event, signed_at=clock.now().timestamp() - STRIPE_TOLERANCE_S - 1),
         "tampered": Delivery(genuine.event, genuine.payload.replace(b'"requires_capture"', b'"succeeded"'), genuine.header),
         "unsigned": Delivery(genuine.event, genuine.payload, ""),
+        "two timestamps": _freshened(fake.sign(genuine.event, signed_at=clock.now().timestamp()
+                                               - STRIPE_TOLERANCE_S - 100), clock.now().timestamp()),
     }[spoil]
 
     refused = await webhook(client, bad)

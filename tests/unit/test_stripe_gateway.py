@@ -332,3 +332,31 @@ def test_from_env_is_none_without_keys_and_refuses_half_a_configuration() -> Non
     configured = StripeGateway.from_env(
         {"STRIPE_SECRET_KEY": "sk_test_1", "STRIPE_WEBHOOK_SECRET": "whsec_1", "STRIPE_API_BASE": "http://127.0.0.1:9"})
     assert isinstance(configured, StripeGateway)
+
+
+async def test_a_second_timestamp_in_the_header_cannot_make_an_old_delivery_look_fresh(
+    gateway: StripeGateway, fake: FakeStripe, clock: Clock,
+) -> None:
+    await authorised_deposit(gateway, fake)
+    old = clock.now - STRIPE_TOLERANCE_S - 100
+    _, payload, header = sign_event(fake, signed_at=old)  # t=<old>,v1=<a genuine signature of then>
+    stamp, signature = header.split(",")
+    now = int(clock.now)
+    for forged in [f"x=1, t={now},{stamp},{signature}", f"t={now},{stamp},{signature}",
+                   f"{stamp}, t={now},{signature}", f" t={now},{signature}"]:
+        with pytest.raises(InvalidCardEvent, match="exactly one timestamp|tolerance|signature"):
+            gateway.verify(payload, forged)
+    with pytest.raises(InvalidCardEvent, match="tolerance"):  # and the genuine header, as it is old
+        gateway.verify(payload, header)
+
+
+async def test_validly_signed_bodies_that_are_not_events_are_refused_not_crashed_on(
+    gateway: StripeGateway, fake: FakeStripe,
+) -> None:
+    deep = b'{"id": "evt_1", "type": "x", "data": {"object": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    nested = b'{"id": "evt_1", "type": "x", "data": {"object": ' + b'{"a":' * 40 + b"1" + b"}" * 40 + b"}}"
+    for payload in [b'{"object": "event", "data": {"object": {}}}', b'{"id": "evt_1", "data": {"object": {}}}',
+                    b'{"id": 7, "type": "x", "data": {"object": {}}}', b'{"id": "evt_1", "type": "x"}',
+                    b'{"id": "evt_1", "type": "x", "data": {"object": "x"}}', b"[]", deep, nested]:
+        with pytest.raises(InvalidCardEvent):
+            gateway.verify(payload, fake.signature(payload))
