@@ -117,19 +117,32 @@ class AccountService:
         return account
 
     async def authenticate(self, email: str, password: str, *, client: str) -> Account:
-        """Checks a password (in the hashing pool); too many attempts or failures for an
-        address or a client mean 429, a full hashing queue 503."""
+        """Checks a password (in the hashing pool). Every attempt is counted before the check, in
+        one atomic step per limit, so concurrent attempts cannot slip past a limit: too many
+        attempts, or wrong passwords, for an address or a client mean 429; a full hashing queue
+        503. A right password takes back its count against the wrong-password limits."""
         address = email.strip().lower()[:254]
         email_key, client_key = f"login:email:{address}", f"login:client:{client[:64]}"
         tries_key, client_tries_key = f"login:tries:{address}", f"login:tries-client:{client[:64]}"
-        await self._limiter.check(email_key, LOGIN_FAILURES_PER_EMAIL, LOGIN_WINDOW_S)
-        await self._limiter.check(client_key, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_S)
-        await self._limiter.check(tries_key, self.limits.per_account, LOGIN_WINDOW_S)
-        await self._limiter.check(client_tries_key, self.limits.per_address, LOGIN_WINDOW_S)
+        await self._limiter.take(tries_key, self.limits.per_account, LOGIN_WINDOW_S)
+        await self._limiter.take(client_tries_key, self.limits.per_address, LOGIN_WINDOW_S)
+        await self._limiter.take(email_key, LOGIN_FAILURES_PER_EMAIL, LOGIN_WINDOW_S)
+        await self._limiter.take(client_key, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_S)
+        try:
+            account = await self._check(email, password)
+        except NotAuthenticated:
+            raise
+        except BaseException:  # not a wrong password (a full hashing queue, a database error)
+            await self._limiter.give_back(email_key)
+            await self._limiter.give_back(client_key)
+            raise
+        await self._limiter.reset(email_key)
+        await self._limiter.give_back(client_key)
+        return account
+
+    async def _check(self, email: str, password: str) -> Account:
         async with self._pool.acquire() as conn:
             found = await repo.account_with_hash(conn, email.strip()[:254])
-        await self._limiter.hit(tries_key, LOGIN_WINDOW_S)
-        await self._limiter.hit(client_tries_key, LOGIN_WINDOW_S)
         if found is not None and len(password) <= MAX_PASSWORD:
             account, stored = found
             if await self.passwords.verify(stored, password):
@@ -137,13 +150,10 @@ class AccountService:
                     rehashed = await self.passwords.hash(password)
                     async with self._pool.acquire() as conn:
                         await repo.update_password_hash(conn, account.id, rehashed)
-                await self._limiter.reset(email_key)
                 return account
         else:
             # Same work as a real check, so timing does not reveal which addresses exist.
             await self.passwords.hash(password[:MAX_PASSWORD])
-        await self._limiter.hit(email_key, LOGIN_WINDOW_S)
-        await self._limiter.hit(client_key, LOGIN_WINDOW_S)
         raise NotAuthenticated("wrong e-mail address or password")
 
     async def get(self, account_id: int) -> Account:

@@ -205,3 +205,45 @@ async def test_a_full_password_queue_answers_503_at_once_and_the_next_login_work
             assert again.status_code == 200
     finally:
         hasher.gate.set()
+
+
+async def test_concurrent_wrong_passwords_are_checked_no_more_than_the_limit(
+    client: httpx.AsyncClient, services: Services,
+) -> None:
+    await register(client, "investor", "vc@capital.test")
+    hasher = watched(services, queue=100)
+    answers = await asyncio.gather(*(client.post("/api/session", json={
+        "email": "vc@capital.test", "password": "wrong password!"}) for _ in range(40)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [401] * 5 + [429] * 35 and hasher.checks == 5
+
+
+async def test_concurrent_wrong_passwords_from_one_address_stop_at_its_limit(
+    client: httpx.AsyncClient, services: Services,
+) -> None:
+    hasher = watched(services, queue=100)
+    answers = await asyncio.gather(*(client.post("/api/session", json={
+        "email": f"nobody{n}@capital.test", "password": "wrong password!"}) for n in range(45)))
+    assert sorted(a.status_code for a in answers) == [401] * 30 + [429] * 15
+    assert hasher.checks == 0, "unknown addresses cost a hash, never a check against a stored one"
+
+
+async def test_a_login_refused_for_a_full_queue_does_not_count_as_a_wrong_password(
+    client: httpx.AsyncClient, services: Services,
+) -> None:
+    await register(client, "investor", "vc@capital.test")
+    hasher = watched(services, queue=0)
+    hasher.gate.clear()
+    try:
+        held = asyncio.create_task(client.post("/api/session", json={"email": "vc@capital.test",
+                                                                     "password": "wrong password!"}))
+        await asyncio.sleep(0.2)
+        async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as other:
+            busy = [await other.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})
+                    for _ in range(8)]
+        assert {b.status_code for b in busy} == {503}
+    finally:
+        hasher.gate.set()
+    assert (await held).status_code == 401
+    ok = await client.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})
+    assert ok.status_code == 200, "eight refusals for a busy queue did not lock the owner out"
