@@ -47,6 +47,7 @@ from web.pages.problems import ProblemPages
 from web.pages.quotes import QuotePages
 from web.pages.settlement_desk import SettlementDeskPages
 from web.pages.tenders import TenderPages
+from web.guard import InputGuard
 from web.receipt import ReceiptMiddleware
 
 HERE = Path(__file__).resolve().parent
@@ -118,7 +119,7 @@ def create_app(
             ListingProcedureApi, ListingProcedurePages,
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
-        middleware=[ReceiptMiddleware(), IdentityMiddleware(secure_cookies=secure_cookies)],
+        middleware=[InputGuard(), ReceiptMiddleware(), IdentityMiddleware(secure_cookies=secure_cookies)],
         on_startup=[_start],
         on_shutdown=[_stop],
         before_request=_before_request,

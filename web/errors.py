@@ -76,14 +76,26 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
 
 
 def database_error(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[Any]:
-    if isinstance(exc, asyncpg.CheckViolationError | asyncpg.StringDataRightTruncationError
-                  | asyncpg.NumericValueOutOfRangeError):
+    if isinstance(exc, asyncpg.CharacterNotInRepertoireError):
+        return problem(request, status=422, title="Invalid input", detail="text must not contain NUL characters",
+                       code="invalid_input")
+    if isinstance(exc, asyncpg.CheckViolationError | asyncpg.DataError):
+        # a value PostgreSQL cannot hold or compare (out of range, not a valid date, ...): the input's
         return problem(request, status=422, title="Invalid input", detail="a value is out of range",
                        code="invalid_input")
     if isinstance(exc, asyncpg.UniqueViolationError):
         return problem(request, status=409, title="Conflict", detail="this already exists", code="conflict")
     log.exception("database error", exc_info=exc)
     return problem(request, status=500, title="Server error", detail="an internal error occurred", code="server_error")
+
+
+def too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """JSON nested deeper than the decoder can follow is the request's fault; anything else that
+    recursed too deep is ours."""
+    if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get("content-type", ""):
+        return problem(request, status=400, title="Invalid request", code="invalid_request",
+                       detail="the JSON body is nested too deeply to be read")
+    return unexpected_error(request, exc)
 
 
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -97,5 +109,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: validation_error,
     HTTPException: http_error,
     asyncpg.PostgresError: database_error,
+    RecursionError: too_deep,
     Exception: unexpected_error,
 }

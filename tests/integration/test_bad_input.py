@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute
 
 from exchange.services import Services
+from web.app import create_app
 from tests.integration.helpers import achievement_body, csrf_from, listing_body
 
 
@@ -135,3 +139,78 @@ async def test_text_is_escaped_on_every_page(client: httpx.AsyncClient, parties:
         assert page.status_code == 200, path
         assert "R&amp;D &#34;quoted&#34; 5 &lt; 6 &gt; 4" in page.text, path
         assert 'R&D "quoted"' not in page.text, path
+
+
+BEYOND_ANY_ID = str(2**63)
+
+
+def _routes(app: Litestar) -> list[tuple[str, str]]:
+    """(method, path pattern) of every API route."""
+    return [(method, route.path) for route in app.routes
+            if isinstance(route, HTTPRoute) and route.path.startswith("/api/")
+            for method in sorted(set(route.methods) - {"HEAD", "OPTIONS"})]
+
+
+def _fill(path: str, number: str, text: str) -> str:
+    return re.sub(r"\{(\w+):(\w+)\}", lambda m: number if m.group(2) == "int" else text, path)
+
+
+@pytest.fixture
+def routes(services: Services) -> list[tuple[str, str]]:
+    return _routes(create_app(services))
+
+
+async def test_ids_beyond_any_bigint_are_a_4xx_on_every_route(
+    client: httpx.AsyncClient, services: Services, parties: dict[str, Any], routes: list[tuple[str, str]],
+) -> None:
+    tried = []
+    for method, pattern in routes:
+        if ":int}" not in pattern:
+            continue
+        path = _fill(pattern, BEYOND_ANY_ID, "x")
+        answer = await client.request(method, path, json={}, headers=parties["operator"]["headers"])
+        tried.append(pattern)
+        assert 400 <= answer.status_code < 500, f"{method} {path}: {answer.status_code} {answer.text[:200]}"
+        assert answer.headers["content-type"].startswith("application/problem+json")
+    assert len(tried) >= 17
+
+
+@pytest.mark.parametrize("query", ["after=" + BEYOND_ANY_ID, "procedure=%00", "status=%00", "kind=%00", "q=%00",
+                                   "limit=" + BEYOND_ANY_ID, "offset=" + BEYOND_ANY_ID])
+async def test_nul_characters_and_huge_numbers_in_a_query_are_a_4xx_on_every_list(
+    client: httpx.AsyncClient, parties: dict[str, Any], routes: list[tuple[str, str]], query: str,
+) -> None:
+    for method, pattern in routes:
+        if method != "GET":
+            continue
+        path = _fill(pattern, "1", "x") + "?" + query
+        answer = await client.get(path, headers=parties["operator"]["headers"])
+        assert answer.status_code < 500, f"GET {path}: {answer.status_code} {answer.text[:200]}"
+
+
+async def test_nul_characters_in_the_address_and_in_json_bodies_are_a_4xx(
+    client: httpx.AsyncClient, services: Services, parties: dict[str, Any], routes: list[tuple[str, str]],
+) -> None:
+    for method, pattern in routes:
+        if ":str}" in pattern:
+            answer = await client.request(method, _fill(pattern, "1", "a%00b"), json={},
+                                          headers=parties["operator"]["headers"])
+            assert 400 <= answer.status_code < 500, f"{method} {pattern}: {answer.status_code}"
+    for body, url in [({"email": "vc\u0000@capital.test", "password": "x" * 12}, "/api/session"),
+                      ({"email": "vc\u0000@capital.test", "password": "x" * 12, "name": "n"}, "/api/tokens")]:
+        answer = await client.post(url, json=body)
+        assert answer.status_code in (401, 422), answer.text
+    assert await _rows(services) == (0, 0)
+
+
+async def test_json_nested_a_hundred_thousand_deep_is_a_400_on_every_json_route(
+    client: httpx.AsyncClient, services: Services, parties: dict[str, Any], routes: list[tuple[str, str]],
+) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for method, pattern in routes:
+        if method not in ("POST", "PUT"):
+            continue
+        answer = await client.request(method, _fill(pattern, "1", "x"), content=deep,
+                                      headers=parties["operator"]["headers"] | {"content-type": "application/json"})
+        assert 400 <= answer.status_code < 500, f"{method} {pattern}: {answer.status_code} {answer.text[:200]}"
+    assert await _rows(services) == (0, 0)
