@@ -31,6 +31,7 @@ from web.api.settlement import BankTransfersApi, DepositsApi, MoneyApi, PayoutsA
 from web.api.tenders import TendersApi, TenderSecuritiesApi
 from web.auth import IdentityMiddleware, raise_identity_error
 from web.errors import EXCEPTION_HANDLERS
+from web.guard import InputGuard
 from web.pages.account import AccountPages
 from web.pages.agreements import AgreementPages
 from web.pages.auctions import AuctionPages
@@ -47,7 +48,6 @@ from web.pages.problems import ProblemPages
 from web.pages.quotes import QuotePages
 from web.pages.settlement_desk import SettlementDeskPages
 from web.pages.tenders import TenderPages
-from web.guard import InputGuard
 from web.receipt import ReceiptMiddleware
 
 HERE = Path(__file__).resolve().parent

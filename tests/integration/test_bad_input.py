@@ -11,8 +11,8 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from exchange.services import Services
-from web.app import create_app
 from tests.integration.helpers import achievement_body, csrf_from, listing_body
+from web.app import create_app
 
 
 async def _rows(services: Services) -> tuple[int, int]:
