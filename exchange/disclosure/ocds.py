@@ -14,10 +14,13 @@ awards, the award the active award with its contract pending until signed.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from exchange.disclosure.types import Kind, Record, instant
+
+log = logging.getLogger(__name__)
 
 OCID_PREFIX = "ocds-tte-"
 PUBLISHER = {"name": "Technology Transfer Exchange 科技成果交易所"}
@@ -232,8 +235,23 @@ def release(procedure: str, record: Record) -> dict[str, Any]:
     } | _sections(record.kind, body, item | {"reference_no": item.get("reference_no", procedure)}, ocid)
 
 
+def _release_or_bare(procedure: str, record: Record) -> dict[str, Any]:
+    """A record whose content cannot be mapped (one published before corrections were checked
+    against their kind) still appears, with what every release has, never failing the export."""
+    try:
+        return release(procedure, record)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        log.warning("disclosure record %d cannot be mapped to OCDS fully (%r); released bare", record.seq, exc)
+        ocid = OCID_PREFIX + procedure
+        return {"ocid": ocid, "id": f"{ocid}-{record.seq}", "date": instant(record.published_at),
+                "tag": TAGS[record.kind], "initiationType": "tender", "language": "zh",
+                "disclosure": {"seq": record.seq, "kind": record.kind, "hash": record.hash,
+                               "prev_hash": record.prev_hash, "corrects": record.corrects,
+                               "open_until": instant(record.open_until)}}
+
+
 def release_package(procedure: str, records: list[Record], now: datetime) -> dict[str, Any]:
     return {
         "uri": f"/api/disclosures/ocds/{procedure}", "version": "1.1", "publishedDate": instant(now),
-        "publisher": PUBLISHER, "releases": [release(procedure, r) for r in records],
+        "publisher": PUBLISHER, "releases": [_release_or_bare(procedure, r) for r in records],
     }

@@ -37,6 +37,33 @@ def _plain(value: Any, depth: int = 0) -> bool:
     return False
 
 
+def shape_problems(original: Any, corrected: Any, where: str) -> list[str]:
+    """How `corrected` differs in shape from `original`: the same keys in every object, a list
+    where there was a list (its items shaped like the original's first), a text where there was
+    a text, a whole number where there was one; a null in the original takes any plain value."""
+    if original is None:
+        return []
+    if isinstance(original, dict):
+        if not isinstance(corrected, dict):
+            return [f"{where} must be an object"]
+        found = [f"{where}.{k} is missing" for k in original if k not in corrected]
+        found += [f"{where}.{k} is not a field of this record" for k in corrected if k not in original]
+        for key in original:
+            if key in corrected:
+                found += shape_problems(original[key], corrected[key], f"{where}.{key}")
+        return found
+    if isinstance(original, list):
+        if not isinstance(corrected, list):
+            return [f"{where} must be a list"]
+        if not original:
+            return []
+        return [p for n, item in enumerate(corrected) for p in shape_problems(original[0], item, f"{where}[{n}]")]
+    if corrected is None or type(corrected) is not type(original):
+        kind = {bool: "true or false", int: "a whole number", str: "a text"}.get(type(original), "a value")
+        return [f"{where} must be {kind}"]
+    return []
+
+
 async def publish(conn: Conn, notice: Notice | None) -> Record | None:
     """Appends `notice` to the chain (None: nothing to publish). A fact already published
     under the same kind and subject is returned as it stands, never published twice."""
@@ -73,6 +100,11 @@ async def correct(conn: Conn, seq: int, body: dict[str, Any], reason: str, now: 
     if not _plain(body) or len(repr(body)) > MAX_BODY_CHARS:
         raise ValidationFailed("the corrected content must be a JSON object of whole numbers, strings and lists",
                                field_errors={"body": "must be plain JSON without fractions, at most 20,000 characters"})
+    original_body = {k: v for k, v in original.body.items() if k != "correction_reason"}
+    problems = shape_problems(original_body, body, "body")
+    if problems:
+        raise ValidationFailed("the corrected content must keep the corrected record's fields, each of its kind: "
+                               + "; ".join(problems[:10]), field_errors={"body": "; ".join(problems[:10])})
     record = await publish(conn, Notice(
         kind=Kind(original.kind), procedure=original.procedure, subject=original.subject, published_at=now,
         body=body | {"correction_reason": reason.strip()}, open_until=original.open_until, corrects=seq,

@@ -140,3 +140,39 @@ async def test_only_an_operator_publishes_a_correction_and_it_names_the_record_i
     assert fixed["body"] == {"listing_price": 1_000_00, "correction_reason": "the price lost a zero"}
     assert (await client.get("/api/disclosures/1")).json()["body"] == {"listing_price": 100_00}  # unchanged
     assert (await client.get("/api/disclosures/1")).json()["corrected_by"] == [2]
+
+
+async def test_a_correction_must_keep_the_records_fields_and_a_partial_one_changes_nothing(
+    engine: Services, clock: FixedClock, client: httpx.AsyncClient,
+) -> None:
+    sale, first, _ = await _two_procedures(engine, clock)
+    token = await engine.accounts.issue_token(sale.parties.operator, "corrections")
+    operator = {"Authorization": f"Bearer {token.token}"}
+    before = (await client.get("/api/disclosures", params={"after": 0, "limit": 200})).json()["records"]
+    for body in [{"note": "x"}, before[0]["body"] | {"extra": 1},
+                 {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                  for k, v in before[0]["body"].items()}]:
+        refused = await client.post("/api/disclosures/1/corrections", json={"body": body, "reason": "typo"},
+                                    headers=operator)
+        assert refused.status_code == 422 and "body" in refused.json()["errors"], refused.text
+    after = (await client.get("/api/disclosures", params={"after": 0, "limit": 200})).json()["records"]
+    assert after == before
+    fixed = await client.post("/api/disclosures/1/corrections", headers=operator, json={
+        "body": before[0]["body"] | {"terms": before[0]["body"]["terms"] + " (corrected)"}, "reason": "typo"})
+    assert fixed.status_code == 201, fixed.text
+    package = await client.get(f"/api/disclosures/ocds/{first}")
+    assert package.status_code == 200 and len(package.json()["releases"]) == 4
+
+
+async def test_the_ocds_export_never_fails_on_a_record_it_cannot_map(
+    engine: Services, clock: FixedClock, client: httpx.AsyncClient,
+) -> None:
+    _, first, _ = await _two_procedures(engine, clock)
+    async with engine.pool.acquire() as conn, conn.transaction():  # as a correction published before they were checked
+        await disclosure.publish(conn, disclosure.Notice(
+            kind=disclosure.Kind.DEAL_ANNOUNCEMENT, procedure=first, subject=f"{first}-partial",
+            published_at=clock.now(), body={"note": "x", "correction_reason": "typo"}, corrects=3))
+    package = await client.get(f"/api/disclosures/ocds/{first}")
+    assert package.status_code == 200
+    bare = package.json()["releases"][-1]
+    assert bare["disclosure"]["corrects"] == 3 and bare["tag"] == ["award"] and "awards" not in bare
