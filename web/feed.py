@@ -19,7 +19,9 @@ Messages to the client:
   {"type": "ack", "ref": ..., "ack": {...}}   the answer to a bid, sent after its commit
   {"type": "error", "ref": ..., "status": ..., "detail": ...}
 A watcher whose socket does not keep up (more than SLOW_CLIENT_BYTES unsent) is disconnected
-with code 4008; it reconnects and resynchronises from a snapshot.
+with code 4008; it reconnects and resynchronises from a snapshot. Each gateway takes at most
+EXCHANGE_FEED_PER_ADDRESS connections from one address (beyond: HTTP 429 before the upgrade)
+and EXCHANGE_FEED_PER_ACCOUNT from one account (beyond: closed with code 4429); 0 lifts a limit.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ import contextlib
 import json
 import logging
 import re
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +49,7 @@ from exchange.auctions.gateway import FeedGateway, encode
 from exchange.auctions.link import Ticket
 from exchange.errors import ExchangeError, NotFound
 from exchange.services import Services
+from exchange.settings import rules_from_env
 from web.auth import identify, parse_cookies
 
 log = logging.getLogger(__name__)
@@ -63,6 +67,11 @@ def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _address(connection: ServerConnection) -> str:
+    remote = connection.remote_address
+    return str(remote[0]) if remote else ""
+
+
 def parse_bid(message: dict[str, Any]) -> tuple[Any, Any, str] | str:
     """(kind, amount, key), or why the message is not a bid. The values themselves are
     checked by the auction service, as for HTTP; a websocket bid must carry its key."""
@@ -72,11 +81,27 @@ def parse_bid(message: dict[str, Any]) -> tuple[Any, Any, str] | str:
     return message.get("kind", "bid"), message.get("amount"), key
 
 
+@dataclass(frozen=True)
+class FeedLimits:
+    """Live feed connections per gateway process from one address, and from one account."""
+
+    per_address: int = 100
+    per_account: int = 20
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FeedLimits:
+        return rules_from_env(cls, env, "FEED")
+
+
 class FeedServer:
     """Owns the lot websockets of this process and the gateway that feeds them."""
 
-    def __init__(self, services: Services, *, web_port: int | None = None, tick: float = 0.05) -> None:
+    def __init__(self, services: Services, *, web_port: int | None = None, tick: float = 0.05,
+                 limits: FeedLimits | None = None) -> None:
         self.services = services
+        self.limits = limits or FeedLimits()
+        self._by_address: Counter[str] = Counter()
+        self._by_account: Counter[int] = Counter()
         self.web_port = web_port
         self.gateway = FeedGateway(services.redis, services.auctions, self, tick=tick)
         self._lots: dict[int, set[ServerConnection]] = defaultdict(set)
@@ -143,6 +168,10 @@ class FeedServer:
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if _PATH.match(urlsplit(request.path).path) is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "no such feed\n")
+        limit = self.limits.per_address
+        if limit and self._by_address[_address(connection)] >= limit:
+            return connection.respond(HTTPStatus.TOO_MANY_REQUESTS,
+                                      f"at most {limit} live feed connections from one address\n")
         origin = request.headers.get("Origin")
         if origin is not None and not self._our_origin(origin, request.headers.get("Host", "")):
             return connection.respond(HTTPStatus.FORBIDDEN, "cross-site websocket refused\n")
@@ -164,6 +193,16 @@ class FeedServer:
         return account
 
     async def _handle(self, connection: ServerConnection) -> None:
+        address = _address(connection)
+        self._by_address[address] += 1
+        try:
+            await self._watch(connection)
+        finally:
+            self._by_address[address] -= 1
+            if not self._by_address[address]:
+                del self._by_address[address]
+
+    async def _watch(self, connection: ServerConnection) -> None:
         assert connection.request is not None
         match = _PATH.match(urlsplit(connection.request.path).path)
         assert match is not None
@@ -174,6 +213,24 @@ class FeedServer:
             account = await self._identify(connection.request)
         except ExchangeError as exc:
             identity_error = exc
+        if account is None:
+            await self._follow(connection, lot, account, identity_error)
+            return
+        limit = self.limits.per_account
+        if limit and self._by_account[account.id] >= limit:
+            await connection.close(4429, f"at most {limit} live feed connections per account")
+            return
+        self._by_account[account.id] += 1
+        try:
+            await self._follow(connection, lot, account, identity_error)
+        finally:
+            self._by_account[account.id] -= 1
+            if not self._by_account[account.id]:
+                del self._by_account[account.id]
+
+    async def _follow(
+        self, connection: ServerConnection, lot: int, account: Account | None, identity_error: ExchangeError | None,
+    ) -> None:
         auctions = self.services.auctions
         try:
             room = await auctions.room(lot, account)

@@ -190,7 +190,7 @@ async def web(settings: Settings, database_url: str, redis_url: str, ports: Port
 
 
 async def feed(settings: Settings, database_url: str, redis_url: str, ports: Ports) -> int:
-    from web.feed import FeedServer
+    from web.feed import FeedLimits, FeedServer
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
@@ -199,7 +199,7 @@ async def feed(settings: Settings, database_url: str, redis_url: str, ports: Por
                              connections=FEED_CONNECTIONS) as services:
         pools.append(services.pool)
         await services.auctions.start()
-        server = FeedServer(services, web_port=ports.http)
+        server = FeedServer(services, web_port=ports.http, limits=FeedLimits.from_env(os.environ))
         await server.start(ports.host, ports.feed, reuse_port=True)
         _freeze()
         log.info("feed gateway serving ws://%s:%d", ports.host, ports.feed)

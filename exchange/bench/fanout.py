@@ -71,6 +71,8 @@ async def exchange_process(workdir: Path, settings: Mapping[str, str] | None = N
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "EXCHANGE_VAR_DIR": str(workdir / "var"),
         "EXCHANGE_LOAD_DEMO": "0", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(_free_port()),
         "EXCHANGE_ENGINE_PORT": str(_free_port()),
+        # thousands of watchers come from this one address
+        "EXCHANGE_FEED_PER_ADDRESS": "0",
     } | dict(settings or {})
     log = (workdir / "exchange.log").open("w")
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing

@@ -21,7 +21,7 @@ from exchange.services import Services
 from tests.integration.conftest_auctions import Parties, live_auction, make_parties
 from tests.integration.helpers import csrf_from, free_port
 from web.app import create_app
-from web.feed import FeedServer
+from web.feed import FeedLimits, FeedServer
 
 PASSWORD = "correct horse battery"
 
@@ -334,3 +334,29 @@ async def test_a_browser_session_bids_over_the_websocket_from_the_exchange_pages
     with pytest.raises(websockets.InvalidStatus):  # the same cookie, sent by another site's page
         await websockets.connect(f"{ws}/ws/lots/{auction_id}", origin="http://127.0.0.2:8000",  # type: ignore[arg-type]
                                  additional_headers={"Cookie": cookie})
+
+
+async def test_one_address_and_one_account_may_open_only_so_many_live_feeds(
+    services: Services, parties: Parties, clock: FixedClock, server: str, feed: FeedServer,
+) -> None:
+    auction_id = await _open_auction(services, parties, clock)
+    feed.limits = FeedLimits(per_address=5, per_account=2)
+    bidder = await _token(services, parties.investors[0])
+    url = f"ws://127.0.0.1:{feed.port}/ws/lots/{auction_id}"
+    mine = [await websockets.connect(url, additional_headers=bidder) for _ in range(2)]
+    for socket in mine:
+        assert (await _next(socket, "snapshot"))["room"]["you"]["code"] == "A001"
+    third = await websockets.connect(url, additional_headers=bidder)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await third.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+    public = [await websockets.connect(url) for _ in range(3)]  # 2 + 3 from this address: the limit
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(url)
+    assert refused.value.response.status_code == 429
+    await public[0].close()
+    await asyncio.sleep(0.05)
+    again = await websockets.connect(url)  # a closed one frees its place
+    assert (await _next(again, "snapshot"))["room"]["auction_id"] == auction_id
+    for socket in [*mine, *public[1:], again]:
+        await socket.close()
