@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
+from redis.exceptions import RedisError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.response import Redirect, Template
@@ -75,7 +76,20 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
                    detail=str(exc.detail), code=code, headers=exc.headers)
 
 
+def unreachable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """PostgreSQL or Redis cannot be reached (stopped, restarting, refusing, timing out): nothing
+    was done, and the same request may succeed shortly; the pools reconnect by themselves."""
+    log.warning("%s %s: a server it needs is unreachable: %r", request.method, request.url.path, exc)
+    return problem(request, status=503, title="Temporarily unavailable", code="unavailable",
+                   detail="the exchange cannot reach its database or its cache right now; nothing was done, "
+                          "try again in a moment",
+                   headers={"Retry-After": "2"})
+
+
 def database_error(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[Any]:
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError
+                  | asyncpg.TooManyConnectionsError):
+        return unreachable(request, exc)
     if isinstance(exc, asyncpg.CharacterNotInRepertoireError):
         return problem(request, status=422, title="Invalid input", detail="text must not contain NUL characters",
                        code="invalid_input")
@@ -109,6 +123,10 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: validation_error,
     HTTPException: http_error,
     asyncpg.PostgresError: database_error,
+    asyncpg.InterfaceError: unreachable,
+    OSError: unreachable,  # a refused or vanished socket (ConnectionError, FileNotFoundError of a unix socket)
+    TimeoutError: unreachable,
+    RedisError: unreachable,
     RecursionError: too_deep,
     Exception: unexpected_error,
 }

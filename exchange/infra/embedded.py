@@ -103,6 +103,12 @@ class EmbeddedPostgres:
             self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", "fast", "stop")
         self.started_here = False
 
+    def kill(self) -> None:
+        """Stop abruptly, as a crash would (immediate shutdown: every session cut, no checkpoint,
+        crash recovery on the next start); used by failure tests."""
+        if self.running():
+            self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", "immediate", "stop")
+
     def _ensure_database(self, name: str) -> None:
         if self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip() != "1":
             self.psql(f"CREATE DATABASE {name}")

@@ -246,3 +246,34 @@ async def test_with_redis_down_bids_are_still_taken_and_the_feed_catches_up(
             assert watcher.gaps == 0
     finally:
         redis.stop()
+
+
+async def test_while_postgresql_is_down_requests_are_refused_503_and_the_exchange_recovers_by_itself(
+    redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    postgres = EmbeddedPostgres(tmp_path / "pg")
+    postgres.start()
+    try:
+        async with exchange_processes(postgres, redis_server, tmp_path, web=1, feed=1) as running, \
+                httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+            m, auction_id = await open_auction(running, http, bidders=2)
+            first = await bid_until_answered(running.url, m.bidders[0], auction_id, 1_000_000, "before")
+            assert first.status_code == 201
+            postgres.kill()
+            await asyncio.sleep(6)  # past the 5 s for which a process trusts a token it has read
+            for _ in range(3):
+                down = await http.get(f"/api/auctions/{auction_id}")
+                bid = await http.post(f"/api/lots/{auction_id}/bids", json={"amount": 1_001_000},
+                                      headers=m.bidders[1].headers | {"Idempotency-Key": "during"})
+                for answer in (down, bid):
+                    assert answer.status_code == 503, answer.text
+                    assert int(answer.headers["retry-after"]) >= 1
+                    assert answer.headers["content-type"].startswith("application/problem+json")
+            postgres.start()
+            again = await bid_until_answered(running.url, m.bidders[1], auction_id, 1_001_000, "during",
+                                             timeout_s=60)
+            assert again.status_code == 201 and again.json()["seq"] == first.json()["seq"] + 1
+            room = (await http.get(f"/api/auctions/{auction_id}")).json()
+            assert room["price"] == 1_001_000 and room["seq"] == again.json()["seq"]
+    finally:
+        postgres.stop(even_if_found_running=True)
