@@ -7,10 +7,10 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-from redis.exceptions import RedisError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.response import Redirect, Template
+from redis.exceptions import RedisError
 
 from exchange.errors import ExchangeError, RateLimited
 from web.i18n import translator
