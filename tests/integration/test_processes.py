@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -277,3 +278,40 @@ async def test_while_postgresql_is_down_requests_are_refused_503_and_the_exchang
             assert room["price"] == 1_001_000 and room["seq"] == again.json()["seq"]
     finally:
         postgres.stop(even_if_found_running=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_ctrl_c_or_sigterm_during_bidding_stops_every_process_within_seconds(
+    pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path: Path, signum: int,
+) -> None:
+    async with exchange_processes(pg_server, redis_server, tmp_path) as running, \
+            httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+        m, auction_id = await open_auction(running, http, bidders=2)
+        watcher = Watcher(running.feed, auction_id)
+        watcher.start()
+        stop = asyncio.Event()
+
+        async def war() -> None:
+            n = 0
+            while not stop.is_set():
+                try:
+                    await http.post(f"/api/lots/{auction_id}/bids", json={"amount": 1_000_000 + n * 1_000},
+                                    headers=m.bidders[n % 2].headers | {"Idempotency-Key": f"w{n}"})
+                except httpx.HTTPError:
+                    pass  # the exchange is stopping
+                n += 1
+
+        bidding = asyncio.create_task(war())
+        await until(lambda: watcher.seq >= 10, 30, "the war is on")
+        children = running.children()
+        started = time.monotonic()
+        running.process.send_signal(signum)
+        code = await asyncio.to_thread(running.process.wait, 30)
+        stopped_in = time.monotonic() - started
+        stop.set()
+        await bidding
+        await watcher.stop()
+        assert code == 0 and stopped_in < 25, (code, stopped_in, running.log.read_text()[-3000:])
+        for pid in children:
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+        assert "pool is closing" not in running.log.read_text()
