@@ -65,6 +65,21 @@ class Services:
     quotes: QuoteService
     agreements: AgreementService
 
+    def forget_revoked(self, what: str, key: str) -> None:
+        """A revocation announced by any process: this one no longer trusts what it read of it."""
+        if what == "session":
+            self.sessions.forget(key)
+        elif what == "token":
+            try:
+                self.accounts.forget(bytes.fromhex(key))
+            except ValueError:
+                self.accounts.forget()
+
+    async def forget_everything(self) -> None:
+        """Revocations may have been missed: nothing read before is trusted."""
+        self.sessions.forget()
+        self.accounts.forget()
+
     @classmethod
     def build(
         cls, pool: asyncpg.Pool, redis: aioredis.Redis, clock: Clock, calendar: WorkingDayCalendar,
@@ -96,7 +111,7 @@ class Services:
             clock=clock,
             calendar=calendar,
             accounts=AccountService(pool, clock, limiter, hasher, passwords=passwords, limits=login_limits),
-            sessions=SessionStore(redis),
+            sessions=SessionStore(pool, clock),
             achievements=AchievementService(pool, clock),
             listings=ListingService(pool, clock, calendar, procedure_rules),
             listing_changes=ListingChangeService(pool, clock, calendar, change_rules),

@@ -44,13 +44,14 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from exchange.accounts.service import token_hash
 from exchange.accounts.types import Account
 from exchange.auctions.gateway import FeedGateway, encode
 from exchange.auctions.link import Ticket
 from exchange.errors import ExchangeError, NotFound
 from exchange.services import Services
 from exchange.settings import rules_from_env
-from web.auth import identify, parse_cookies
+from web.auth import SESSION_COOKIE, identify, parse_cookies
 
 log = logging.getLogger(__name__)
 # One line per connection opened or closed is noise with thousands of watchers.
@@ -65,6 +66,14 @@ _PATH = re.compile(r"^/ws/lots/([0-9]{1,18})$")
 
 def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _credential(request: Request | None) -> tuple[str, str]:
+    assert request is not None
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        return "token", token_hash(authorization.partition(" ")[2].strip()).hex()
+    return "session", parse_cookies(request.headers.get("Cookie")).get(SESSION_COOKIE, "")
 
 
 def _address(connection: ServerConnection) -> str:
@@ -102,6 +111,8 @@ class FeedServer:
         self.limits = limits or FeedLimits()
         self._by_address: Counter[str] = Counter()
         self._by_account: Counter[int] = Counter()
+        self._credentials: dict[ServerConnection, tuple[str, str]] = {}
+        """How each logged-in watcher came in: ("session", id) or ("token", digest)."""
         self.web_port = web_port
         self.gateway = FeedGateway(services.redis, services.auctions, self, tick=tick)
         self._lots: dict[int, set[ServerConnection]] = defaultdict(set)
@@ -221,12 +232,34 @@ class FeedServer:
             await connection.close(4429, f"at most {limit} live feed connections per account")
             return
         self._by_account[account.id] += 1
+        self._credentials[connection] = _credential(connection.request)
         try:
             await self._follow(connection, lot, account, identity_error)
         finally:
+            self._credentials.pop(connection, None)
             self._by_account[account.id] -= 1
             if not self._by_account[account.id]:
                 del self._by_account[account.id]
+
+    def revoked(self, what: str, key: str) -> None:
+        """A logout or a token's revocation: its watchers are disconnected (they may watch again,
+        anonymously, or after logging in)."""
+        for connection, credential in list(self._credentials.items()):
+            if credential == (what, key):
+                self._credentials.pop(connection, None)
+                asyncio.get_running_loop().create_task(connection.close(4401, "logged out or token revoked"))
+
+    async def check_credentials(self) -> None:
+        """Revocations may have been missed: every logged-in watcher's credential is checked again."""
+        for connection in list(self._credentials):
+            assert connection.request is not None
+            try:
+                account = await self._identify(connection.request)
+            except ExchangeError:
+                account = None
+            if account is None and connection in self._credentials:
+                self._credentials.pop(connection, None)
+                await connection.close(4401, "logged out or token revoked")
 
     async def _follow(
         self, connection: ServerConnection, lot: int, account: Account | None, identity_error: ExchangeError | None,

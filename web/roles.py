@@ -25,16 +25,19 @@ from typing import Any
 
 import asyncpg
 
+from exchange.accounts.revocations import RevocationListener
 from exchange.auctions.horizon import Horizon
 from exchange.auctions.lease import EngineLease, engine_address
 from exchange.auctions.link import EngineLink
 from exchange.auctions.link_server import EngineServer
 from exchange.config import Settings
+from exchange.infra.sweeper import Sweeper
 from exchange.services import Services
 from web.runtime import open_services
 
 log = logging.getLogger("exchange")
 
+SESSION_PURGE_S = 600.0
 WEB_CONNECTIONS = 10
 FEED_CONNECTIONS = 5
 """PostgreSQL connections per web worker and per feed gateway at most (the engine: 20): four of
@@ -157,9 +160,21 @@ def _advertised(host: str) -> str:
 
 def _sweeps(services: Services) -> list[tuple[Callable[[], None], Callable[[], Any]]]:
     """Every periodic pass over deadlines other than the auctions': started at once (what fell
-    due while the exchange was down), then every few seconds."""
+    due while the exchange was down), then every few seconds; and expired sessions, every ten
+    minutes."""
+    purge = Sweeper("session purge", services.sessions.purge, services.clock, lambda: SESSION_PURGE_S)
     return [(s.start, s.stop) for s in (services.settlement, services.tenders, services.quotes,
-                                        services.listing_changes, services.agreements, services.procedure)]
+                                        services.listing_changes, services.agreements, services.procedure,
+                                        purge)]
+
+
+def _listen_for_revocations(services: Services, database_url: str) -> RevocationListener:
+    """Logouts and token revocations of any process, forgotten here at once."""
+    listener = RevocationListener(database_url)
+    listener.on_revoked.append(services.forget_revoked)
+    listener.on_missed.append(services.forget_everything)
+    listener.start()
+    return listener
 
 
 async def web(settings: Settings, database_url: str, redis_url: str, ports: Ports, *, access_log: bool) -> int:
@@ -173,6 +188,7 @@ async def web(settings: Settings, database_url: str, redis_url: str, ports: Port
                              connections=WEB_CONNECTIONS) as services:
         pools.append(services.pool)
         await services.auctions.start()
+        revocations = _listen_for_revocations(services, database_url)
         app = create_app(services, secure_cookies=settings.secure_cookies, run_engine=False,
                          feed_port=ports.feed, feed_url=settings.feed_url)
         config = uvicorn.Config(app, log_config=None, log_level="info" if access_log else "warning",
@@ -185,6 +201,7 @@ async def web(settings: Settings, database_url: str, redis_url: str, ports: Port
         try:
             await server.serve(sockets=[listening_socket(ports.host, ports.http)])
         finally:
+            await revocations.stop()
             await services.auctions.stop()
     return 0
 
@@ -201,11 +218,15 @@ async def feed(settings: Settings, database_url: str, redis_url: str, ports: Por
         await services.auctions.start()
         server = FeedServer(services, web_port=ports.http, limits=FeedLimits.from_env(os.environ))
         await server.start(ports.host, ports.feed, reuse_port=True)
+        revocations = _listen_for_revocations(services, database_url)
+        revocations.on_revoked.append(server.revoked)
+        revocations.on_missed.append(server.check_credentials)
         _freeze()
         log.info("feed gateway serving ws://%s:%d", ports.host, ports.feed)
         try:
             await stop.wait()
         finally:
+            await revocations.stop()
             await server.stop()
             await services.auctions.stop()
     return 0

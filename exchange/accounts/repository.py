@@ -97,10 +97,11 @@ async def tokens_of(conn: Conn, account_id: int) -> list[TokenInfo]:
     return [TokenInfo(**dict(r)) for r in rows]
 
 
-async def revoke_token(conn: Conn, account_id: int, token_id: int, now: datetime) -> bool:
-    status = await conn.execute(
+async def revoke_token(conn: Conn, account_id: int, token_id: int, now: datetime) -> bytes | None:
+    """The revoked token's hash, or None when the account has no such active token."""
+    token_hash: bytes | None = await conn.fetchval(
         """UPDATE api_tokens SET revoked_at = $3
-           WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL""",
+           WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL RETURNING token_hash""",
         token_id, account_id, now,
     )
-    return bool(status.endswith(" 1"))
+    return token_hash

@@ -15,6 +15,7 @@ import asyncpg
 from argon2 import PasswordHasher
 
 from exchange.accounts import repository as repo
+from exchange.accounts import revocations
 from exchange.accounts.passwords import PasswordHashing
 from exchange.accounts.types import (
     SELF_REGISTERING_ROLES,
@@ -59,7 +60,7 @@ class LoginLimits:
         return rules_from_env(cls, env, "LOGIN")
 
 
-def _token_hash(token: str) -> bytes:
+def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
@@ -183,7 +184,7 @@ class AccountService:
         prefix = token[: len(TOKEN_PREFIX) + 6]
         async with self._pool.acquire() as conn:
             token_id = await repo.insert_token(
-                conn, account_id=account.id, name=name, token_hash=_token_hash(token),
+                conn, account_id=account.id, name=name, token_hash=token_hash(token),
                 prefix=prefix, now=self._clock.now(),
             )
         return IssuedToken(id=token_id, name=name, token=token, prefix=prefix)
@@ -191,7 +192,7 @@ class AccountService:
     async def account_for_token(self, token: str) -> Account:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
             raise NotAuthenticated("invalid API token")
-        digest = _token_hash(token)
+        digest = token_hash(token)
         account = self._recall(digest)
         if account is not None:
             return account
@@ -212,10 +213,21 @@ class AccountService:
             return await repo.tokens_of(conn, account.id)
 
     async def revoke_token(self, account: Account, token_id: int) -> None:
-        async with self._pool.acquire() as conn:
-            if not await repo.revoke_token(conn, account.id, token_id, self._clock.now()):
+        """Refused at once by this process, and by every other as soon as the revocation is
+        announced (exchange/accounts/revocations.py); within KNOWN_FOR_S whatever happens."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            token_hash = await repo.revoke_token(conn, account.id, token_id, self._clock.now())
+            if token_hash is None:
                 raise NotFound("no such active token")
-        self._known.clear()  # refused here at once; elsewhere within KNOWN_FOR_S
+            await revocations.announce(conn, "token", token_hash.hex())
+        self._known.pop(token_hash, None)
+
+    def forget(self, token_hash: bytes | None = None) -> None:
+        """What this process read of a token (or of every token and account) is no longer trusted."""
+        if token_hash is None:
+            self._known.clear()
+        else:
+            self._known.pop(token_hash, None)
 
 
 def require_role(account: Account | None, *roles: Role) -> Account:

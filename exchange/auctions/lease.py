@@ -39,7 +39,7 @@ class EngineLease:
 
     async def acquire(self) -> None:
         """Waits for the engine lock (logging who holds it) and keeps it."""
-        conn = await asyncpg.connect(self._database_url)
+        conn = await asyncpg.connect(self._database_url, server_settings={"application_name": "exchange-engine-lock"})
         try:
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", ENGINE_LOCK_KEY):
                 holder = await conn.fetchrow("SELECT address, host, pid FROM engine_endpoints WHERE name = $1",

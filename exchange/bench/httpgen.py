@@ -43,9 +43,11 @@ class Bids:
 
 @dataclass(frozen=True)
 class Logins:
+    """Correct logins, taking the accounts in turn (a storm of many users, not one)."""
+
     host: str
     port: int
-    email: str
+    emails: list[str]
     password: str
 
 
@@ -100,7 +102,7 @@ def _bid_request(bids: Bids, seq: int) -> bytes:
 
 
 def _login_request(logins: Logins, seq: int) -> bytes:
-    body = json.dumps({"email": logins.email, "password": logins.password}).encode()
+    body = json.dumps({"email": logins.emails[seq % len(logins.emails)], "password": logins.password}).encode()
     return (f"POST /api/session HTTP/1.1\r\nHost: {logins.host}:{logins.port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 

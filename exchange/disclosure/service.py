@@ -38,16 +38,16 @@ def _plain(value: Any, depth: int = 0) -> bool:
 
 
 def shape_problems(original: Any, corrected: Any, where: str) -> list[str]:
-    """How `corrected` differs in shape from `original`: the same keys in every object, a list
-    where there was a list (its items shaped like the original's first), a text where there was
-    a text, a whole number where there was one; a null in the original takes any plain value."""
+    """Where `corrected` lacks what `original` has: every key of every object (a correction may
+    add fields, e.g. a status, never drop one), a list where there was a list (its items shaped
+    like the original's first), a text where there was a text, a whole number where there was
+    one; a null in the original takes any plain value."""
     if original is None:
         return []
     if isinstance(original, dict):
         if not isinstance(corrected, dict):
             return [f"{where} must be an object"]
         found = [f"{where}.{k} is missing" for k in original if k not in corrected]
-        found += [f"{where}.{k} is not a field of this record" for k in corrected if k not in original]
         for key in original:
             if key in corrected:
                 found += shape_problems(original[key], corrected[key], f"{where}.{key}")
@@ -103,7 +103,7 @@ async def correct(conn: Conn, seq: int, body: dict[str, Any], reason: str, now: 
     original_body = {k: v for k, v in original.body.items() if k != "correction_reason"}
     problems = shape_problems(original_body, body, "body")
     if problems:
-        raise ValidationFailed("the corrected content must keep the corrected record's fields, each of its kind: "
+        raise ValidationFailed("the corrected content must keep every field of the corrected record, each of its kind: "
                                + "; ".join(problems[:10]), field_errors={"body": "; ".join(problems[:10])})
     record = await publish(conn, Notice(
         kind=Kind(original.kind), procedure=original.procedure, subject=original.subject, published_at=now,

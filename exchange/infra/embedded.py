@@ -218,6 +218,10 @@ class EmbeddedRedis:
             proc.kill()
             proc.wait()
 
+    def flush(self) -> None:
+        """Forget every key (tests sharing one server)."""
+        redis_sync.Redis(unix_socket_path=str(self.socket_path), socket_timeout=5).flushall()
+
     def kill(self) -> None:
         """Stop abruptly, as a crash would (used by failure tests)."""
         if self._process is not None and self._process.poll() is None:

@@ -1,9 +1,10 @@
 """Fixed-window counters in Redis, counted and checked in one atomic step.
 
-`take` counts an attempt and refuses it (429) when the window's count is then over the limit:
-under many concurrent attempts exactly `limit` pass, never more. A window starts at its first
-attempt; later attempts do not extend it. `give_back` uncounts an attempt that turned out not
-to count (a login whose password was right, against a limit on wrong ones).
+`take` counts an attempt, or refuses it (429, not counted) when the window already holds
+`limit`: under many concurrent attempts exactly `limit` pass, never more. A window starts at
+its first attempt; later attempts do not extend it. `give_back` uncounts an attempt that turned
+out not to count (a login whose password was right, against a limit on wrong ones): counted
+while in flight, a right password frees its place.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from exchange.errors import RateLimited
 _TAKE = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-if count > tonumber(ARGV[1]) then return redis.call('TTL', KEYS[1]) end
+if count > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[1])
+  return math.max(redis.call('TTL', KEYS[1]), 1)
+end
 return -1
 """
 

@@ -41,6 +41,8 @@ def exchange_server(
         "EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOG_LEVEL": "WARNING", "EXCHANGE_FEED_PORT": str(free_port()),
         # browser tests open auctions moments after scheduling them; the notice rule has its own tests
         "EXCHANGE_AUCTION_NOTICE_DAYS": "0",
+        # the demo users log in again and again, test after test, against one Redis; the limits have their tests
+        "EXCHANGE_LOGIN_PER_ACCOUNT": "100000", "EXCHANGE_LOGIN_PER_ADDRESS": "100000",
     } | (settings or {})
     log = (var_dir / "server.log").open("w")
     process = subprocess.Popen(

@@ -89,6 +89,7 @@ async def exchange_processes(
     settings: dict[str, str] | None = None,
 ) -> AsyncIterator[Running]:
     """`exchange run --web-workers web --feed-workers feed` on a fresh database; stopped with SIGTERM."""
+    redis_server.flush()  # each exchange starts with no rate-limit counts of the tests before
     database = f"processes_{next(_databases)}"
     pg_server.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     pg_server.psql(f"CREATE DATABASE {database}")
