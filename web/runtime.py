@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from exchange.accounts.passwords import HashingRules, PasswordHashing
 from exchange.accounts.service import LoginLimits
@@ -30,6 +32,8 @@ from exchange.settlement.types import SettlementRules
 from exchange.tenders.types import TenderRules
 
 log = logging.getLogger(__name__)
+
+REDIS_TIMEOUT_S = 1.0
 
 
 @contextmanager
@@ -77,7 +81,10 @@ async def open_services(
     """`engine_link`: the auction engine runs in another process; `horizon`: this process runs
     it and gateways link to it. `connections`: the most PostgreSQL connections it opens."""
     pool = await create_pool(database_url, max_size=connections)
-    redis = aioredis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+    # Redis answers in well under a millisecond: a second without an answer means it is stopped
+    # or hung, and every caller (a login, the feed) should know at once, retrying once at most.
+    redis = aioredis.Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S,
+                                    retry=Retry(NoBackoff(), 1), health_check_interval=5)
     try:
         async with pool.acquire() as conn:
             applied = await migrate(conn, settings.migrations_dir)

@@ -28,6 +28,9 @@ import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
+SILENT_POLLS = 3
+"""Polls (of `poll_interval`) without a message or the answer to a ping before Redis is taken
+to be hung and the feed falls back to polling PostgreSQL."""
 LINGER_S = 10.0
 """How long a gateway stays subscribed to a lot after its last watcher left (reloads come back)."""
 
@@ -225,8 +228,19 @@ class FeedGateway:
                 self.redis_connected = True
                 backoff = 0.2
                 await self._fill_all()  # whatever was committed while we were away
+                loop = asyncio.get_running_loop()
+                heard = pinged = loop.time()
                 while True:
                     raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=self.poll_interval)
+                    now = loop.time()
+                    if raw is not None:
+                        heard = now
+                    elif now - heard > SILENT_POLLS * self.poll_interval:
+                        # a quiet lot and a hung Redis look alike: only a ping it answers tells them apart
+                        raise ConnectionError(f"Redis has not answered for {now - heard:.1f} s")
+                    elif now - pinged >= self.poll_interval:
+                        await pubsub.ping()
+                        pinged = now
                     if raw is None or raw.get("type") != "message":
                         continue
                     try:

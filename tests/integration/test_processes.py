@@ -372,3 +372,40 @@ async def test_a_revoked_token_or_a_logout_closes_that_accounts_open_websockets_
         await anonymous.send(json.dumps({"type": "ping"}))
         assert json.loads(await anonymous.recv())["type"] in ("pong", "events"), "watchers not logged in stay"
         await anonymous.close()
+
+
+async def test_a_hung_redis_stalls_neither_bids_nor_watchers(pg_server: EmbeddedPostgres, tmp_path: Path) -> None:
+    redis = EmbeddedRedis(tmp_path / "redis", persistent=False)
+    redis.start()
+    assert redis._process is not None
+    try:
+        async with exchange_processes(pg_server, redis, tmp_path, web=1, feed=1) as running, \
+                httpx.AsyncClient(base_url=running.url, timeout=30) as http:
+            m, auction_id = await open_auction(running, http, bidders=2)
+            watcher = Watcher(running.feed, auction_id)
+            watcher.start()
+            browser = httpx.AsyncClient(base_url=running.url, timeout=30)
+            login = await browser.post("/api/session", json={"email": m.bidders[0].email, "password": PASSWORD})
+            csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+            first = await bid_until_answered(running.url, m.bidders[1], auction_id, 1_000_000, "h0")
+            await until(lambda: watcher.seq >= first.json()["seq"], 10, "the watcher is following")
+            os.kill(redis._process.pid, signal.SIGSTOP)
+            started = time.monotonic()
+            by_cookie = await browser.post(f"/api/lots/{auction_id}/bids", json={"amount": 1_001_000},
+                                           headers=csrf | {"Idempotency-Key": "hung-cookie"})
+            by_token = await http.post(f"/api/lots/{auction_id}/bids", json={"amount": 1_002_000},
+                                       headers=m.bidders[1].headers | {"Idempotency-Key": "hung-token"})
+            assert by_cookie.status_code == 201 and by_token.status_code == 201
+            assert time.monotonic() - started < 3, "a hung Redis is not waited for"
+            await until(lambda: watcher.seq >= by_token.json()["seq"], 10,
+                        "the watcher got the bids from PostgreSQL within a few seconds")
+            os.kill(redis._process.pid, signal.SIGCONT)
+            after = await bid_until_answered(running.url, m.bidders[0], auction_id, 1_003_000, "h3")
+            await until(lambda: watcher.seq >= after.json()["seq"], 10, "the feed goes on when Redis is back")
+            await watcher.stop()
+            await browser.aclose()
+            assert watcher.gaps == 0
+    finally:
+        if redis._process is not None:
+            os.kill(redis._process.pid, signal.SIGCONT)
+        redis.stop()

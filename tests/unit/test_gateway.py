@@ -150,11 +150,14 @@ async def test_without_redis_the_gateway_polls_the_database_for_watched_lots() -
 
 
 class QuietRedis:
-    """A Redis that takes subscriptions and delivers nothing: what the gateway subscribes to."""
+    """A Redis that takes subscriptions, answers pings and delivers nothing: what the gateway
+    subscribes to. `hung`: it stops answering (a SIGSTOPped server)."""
 
     def __init__(self) -> None:
         self.channels: list[str] = []
         self.log: list[str] = []
+        self.pongs = 0
+        self.hung = False
 
     def pubsub(self) -> QuietRedis:
         return self
@@ -168,8 +171,16 @@ class QuietRedis:
             self.channels.remove(name)
         self.log.extend(f"-{c}" for c in channels)
 
-    async def get_message(self, ignore_subscribe_messages: bool, timeout: float) -> None:
+    async def ping(self) -> None:
+        if not self.hung:
+            self.pongs += 1
+
+    async def get_message(self, ignore_subscribe_messages: bool, timeout: float) -> dict[str, Any] | None:
+        if self.pongs:
+            self.pongs -= 1
+            return {"type": "pong", "data": b""}
         await asyncio.sleep(timeout)
+        return None
 
     async def aclose(self) -> None:
         return None
@@ -196,5 +207,21 @@ async def test_a_gateway_subscribes_only_to_the_lots_its_watchers_follow() -> No
         await settle(lambda: "lot:8" not in redis.channels)
         await asyncio.sleep(0.1)
         assert "lot:5" in redis.channels and feed.subscriptions == 1
+    finally:
+        await feed.stop()
+
+
+async def test_a_hung_redis_is_noticed_within_a_few_polls_and_the_feed_comes_from_the_database() -> None:
+    redis, source, sink = QuietRedis(), Source(), Sink(6)
+    feed = FeedGateway(redis, source, sink, tick=0, poll_interval=0.02)  # type: ignore[arg-type]
+    feed.note_watching(6, 0)
+    await feed.start()
+    try:
+        await settle(lambda: feed.redis_connected)
+        await asyncio.sleep(0.2)
+        assert feed.redis_connected, "a quiet Redis that answers its pings is not hung"
+        redis.hung = True
+        source.commit(6, 2)  # committed while Redis hangs: no message will come
+        await settle(lambda: not feed.redis_connected and sink.seqs(6) == [1, 2], timeout=2.0)
     finally:
         await feed.stop()
