@@ -48,6 +48,7 @@ from web.pages.problems import ProblemPages
 from web.pages.quotes import QuotePages
 from web.pages.settlement_desk import SettlementDeskPages
 from web.pages.tenders import TenderPages
+from web.proxies import TrustedProxies
 from web.receipt import ReceiptMiddleware
 
 HERE = Path(__file__).resolve().parent
@@ -150,4 +151,5 @@ def create_app(
     app.state.feed_port = feed_port
     app.state.feed_url = feed_url
     app.state.settlement_account = settlement_account or SettlementAccount.from_env(os.environ)
+    app.state.trusted_proxies = TrustedProxies.from_env(os.environ)
     return app

@@ -9,6 +9,7 @@ from litestar.connection import ASGIConnection
 from exchange.accounts.sessions import Session
 from exchange.accounts.types import Account
 from exchange.services import Services
+from web.proxies import TrustedProxies
 
 
 def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
@@ -37,8 +38,11 @@ def language(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 
 def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The client's address: the TCP peer, or what a trusted proxy says it is (web/proxies.py)."""
     client = connection.scope.get("client")
-    return client[0] if client else "unknown"
+    peer = client[0] if client else "unknown"
+    proxies: TrustedProxies = connection.app.state.trusted_proxies
+    return proxies.client(peer, connection.headers.get("x-forwarded-for"))
 
 
 async def ensure_session(connection: ASGIConnection[Any, Any, Any, Any]) -> Session:

@@ -52,6 +52,7 @@ from exchange.errors import ExchangeError, NotFound
 from exchange.services import Services
 from exchange.settings import rules_from_env
 from web.auth import SESSION_COOKIE, identify, parse_cookies
+from web.proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
 # One line per connection opened or closed is noise with thousands of watchers.
@@ -74,11 +75,6 @@ def _credential(request: Request | None) -> tuple[str, str]:
     if authorization is not None:
         return "token", token_hash(authorization.partition(" ")[2].strip()).hex()
     return "session", parse_cookies(request.headers.get("Cookie")).get(SESSION_COOKIE, "")
-
-
-def _address(connection: ServerConnection) -> str:
-    remote = connection.remote_address
-    return str(remote[0]) if remote else ""
 
 
 def parse_bid(message: dict[str, Any]) -> tuple[Any, Any, str] | str:
@@ -106,9 +102,10 @@ class FeedServer:
     """Owns the lot websockets of this process and the gateway that feeds them."""
 
     def __init__(self, services: Services, *, web_port: int | None = None, tick: float = 0.05,
-                 limits: FeedLimits | None = None) -> None:
+                 limits: FeedLimits | None = None, proxies: TrustedProxies | None = None) -> None:
         self.services = services
         self.limits = limits or FeedLimits()
+        self.proxies = proxies or TrustedProxies()
         self._by_address: Counter[str] = Counter()
         self._by_account: Counter[int] = Counter()
         self._credentials: dict[ServerConnection, tuple[str, str]] = {}
@@ -180,7 +177,7 @@ class FeedServer:
         if _PATH.match(urlsplit(request.path).path) is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "no such feed\n")
         limit = self.limits.per_address
-        if limit and self._by_address[_address(connection)] >= limit:
+        if limit and self._by_address[self._address(connection, request)] >= limit:
             return connection.respond(HTTPStatus.TOO_MANY_REQUESTS,
                                       f"at most {limit} live feed connections from one address\n")
         origin = request.headers.get("Origin")
@@ -204,7 +201,7 @@ class FeedServer:
         return account
 
     async def _handle(self, connection: ServerConnection) -> None:
-        address = _address(connection)
+        address = self._address(connection)
         self._by_address[address] += 1
         try:
             await self._watch(connection)
@@ -240,6 +237,12 @@ class FeedServer:
             self._by_account[account.id] -= 1
             if not self._by_account[account.id]:
                 del self._by_account[account.id]
+
+    def _address(self, connection: ServerConnection, request: Request | None = None) -> str:
+        remote = connection.remote_address
+        peer = str(remote[0]) if remote else ""
+        request = request or connection.request
+        return self.proxies.client(peer, request.headers.get("X-Forwarded-For") if request else None)
 
     def revoked(self, what: str, key: str) -> None:
         """A logout or a token's revocation: its watchers are disconnected (they may watch again,

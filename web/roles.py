@@ -208,6 +208,7 @@ async def web(settings: Settings, database_url: str, redis_url: str, ports: Port
 
 async def feed(settings: Settings, database_url: str, redis_url: str, ports: Ports) -> int:
     from web.feed import FeedLimits, FeedServer
+    from web.proxies import TrustedProxies
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
@@ -216,7 +217,8 @@ async def feed(settings: Settings, database_url: str, redis_url: str, ports: Por
                              connections=FEED_CONNECTIONS) as services:
         pools.append(services.pool)
         await services.auctions.start()
-        server = FeedServer(services, web_port=ports.http, limits=FeedLimits.from_env(os.environ))
+        server = FeedServer(services, web_port=ports.http, limits=FeedLimits.from_env(os.environ),
+                            proxies=TrustedProxies.from_env(os.environ))
         await server.start(ports.host, ports.feed, reuse_port=True)
         revocations = _listen_for_revocations(services, database_url)
         revocations.on_revoked.append(server.revoked)

@@ -36,6 +36,8 @@ TOKEN_PREFIX = "tex_"  # noqa: S105 - a public prefix, not a secret
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 LOGIN_FAILURES_PER_EMAIL = 5
+"""Wrong passwords for one account before each further attempt waits: 1 s, 2 s, 4 s, ..."""
+LOGIN_SLOWEST_S = 60
 LOGIN_FAILURES_PER_ADDRESS = 30
 LOGIN_WINDOW_S = 15 * 60
 KNOWN_FOR_S = 5.0
@@ -119,15 +121,17 @@ class AccountService:
 
     async def authenticate(self, email: str, password: str, *, client: str) -> Account:
         """Checks a password (in the hashing pool). Every attempt is counted before the check, in
-        one atomic step per limit, so concurrent attempts cannot slip past a limit: too many
-        attempts, or wrong passwords, for an address or a client mean 429; a full hashing queue
-        503. A right password takes back its count against the wrong-password limits."""
+        one atomic step per limit, so concurrent attempts cannot slip past a limit (429); a full
+        hashing queue is a 503. Wrong passwords for an account slow further attempts on it (a
+        wait that doubles, at most a minute: nobody can lock the owner out); wrong passwords from
+        one client address lock that address out for the window. A right password takes back its
+        count against the wrong-password limits."""
         address = email.strip().lower()[:254]
         email_key, client_key = f"login:email:{address}", f"login:client:{client[:64]}"
         tries_key, client_tries_key = f"login:tries:{address}", f"login:tries-client:{client[:64]}"
         await self._limiter.take(tries_key, self.limits.per_account, LOGIN_WINDOW_S)
         await self._limiter.take(client_tries_key, self.limits.per_address, LOGIN_WINDOW_S)
-        await self._limiter.take(email_key, LOGIN_FAILURES_PER_EMAIL, LOGIN_WINDOW_S)
+        await self._limiter.take_slowed(email_key, LOGIN_FAILURES_PER_EMAIL, LOGIN_SLOWEST_S, LOGIN_WINDOW_S)
         await self._limiter.take(client_key, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_S)
         try:
             account = await self._check(email, password)
@@ -156,6 +160,14 @@ class AccountService:
             # Same work as a real check, so timing does not reveal which addresses exist.
             await self.passwords.hash(password[:MAX_PASSWORD])
         raise NotAuthenticated("wrong e-mail address or password")
+
+    async def reset_login_limits(self, operator: Account | None, account_id: int) -> None:
+        """An operator lets an account's owner try again at once (wrong passwords forgotten)."""
+        require_role(operator, Role.OPERATOR)
+        account = await self.get(account_id)
+        address = account.email.strip().lower()[:254]
+        await self._limiter.reset(f"login:email:{address}")
+        await self._limiter.reset(f"login:tries:{address}")
 
     async def get(self, account_id: int) -> Account:
         account = self._recall(account_id)

@@ -24,10 +24,28 @@ return -1
 """
 
 
+_SLOWED = """
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local free = tonumber(ARGV[1])
+if count >= free then
+  local wait = math.min(2 ^ (count - free) * 1000, tonumber(ARGV[2]))
+  local left = tonumber(redis.call('GET', KEYS[2]) or '0') + wait - now
+  if left > 0 then return math.ceil(left / 1000) end
+end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[2], now, 'EX', ARGV[3])
+return -1
+"""
+
+
 class RateLimiter:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
         self._take = redis.register_script(_TAKE)
+        self._slowed = redis.register_script(_SLOWED)
 
     async def take(self, key: str, limit: int, window_s: int) -> None:
         """Counts one attempt; RateLimited if that puts the window over `limit`."""
@@ -36,8 +54,16 @@ class RateLimiter:
             raise RateLimited(f"too many attempts; try again in {max(wait, 1)} seconds",
                               retry_after=max(wait, 1))
 
+    async def take_slowed(self, key: str, free: int, longest_s: int, window_s: int) -> None:
+        """Counts one attempt. Past `free` attempts in the window, each must wait after the one
+        before it, twice as long each time (1 s, 2 s, 4 s, ... at most `longest_s`): an attacker is
+        slowed to a crawl, the rightful owner waits seconds, never the whole window."""
+        wait = int(await self._slowed(keys=[f"rl:{key}", f"rl:{key}:last"], args=[free, longest_s * 1000, window_s]))
+        if wait >= 0:
+            raise RateLimited(f"too many wrong passwords; try again in {wait} seconds", retry_after=wait)
+
     async def give_back(self, key: str) -> None:
         await self._redis.decr(f"rl:{key}")
 
     async def reset(self, key: str) -> None:
-        await self._redis.delete(f"rl:{key}")
+        await self._redis.delete(f"rl:{key}", f"rl:{key}:last")

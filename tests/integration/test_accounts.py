@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import httpx
 from argon2 import PasswordHasher
@@ -9,6 +10,7 @@ from argon2 import PasswordHasher
 from exchange.accounts.passwords import PasswordHashing
 from exchange.accounts.service import LoginLimits
 from exchange.services import Services
+from web.proxies import TrustedProxies
 from tests.integration.helpers import PASSWORD, achievement_body, csrf_from, register, token_for
 
 
@@ -247,3 +249,65 @@ async def test_a_login_refused_for_a_full_queue_does_not_count_as_a_wrong_passwo
     assert (await held).status_code == 401
     ok = await client.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})
     assert ok.status_code == 200, "eight refusals for a busy queue did not lock the owner out"
+
+
+async def test_wrong_passwords_slow_the_next_attempt_but_never_lock_the_owner_out(client: httpx.AsyncClient) -> None:
+    await register(client, "investor", "vc@capital.test")
+    for _ in range(5):
+        assert (await client.post("/api/session", json={"email": "vc@capital.test",
+                                                         "password": "wrong password!"})).status_code == 401
+    slowed = await client.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})
+    assert slowed.status_code == 429 and slowed.headers["retry-after"] == "1"
+    await asyncio.sleep(1.1)
+    assert (await client.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})).status_code == 200
+    client.cookies.clear()
+    for _ in range(5):  # a right password forgets the wrong ones before it: five more are checked at once
+        assert (await client.post("/api/session", json={"email": "vc@capital.test",
+                                                         "password": "wrong password!"})).status_code == 401
+
+
+async def test_the_wait_doubles_with_each_further_wrong_password(client: httpx.AsyncClient) -> None:
+    await register(client, "investor", "vc@capital.test")
+    waits = []
+    for _ in range(8):
+        answer = await client.post("/api/session", json={"email": "vc@capital.test", "password": "wrong password!"})
+        if answer.status_code == 429:
+            waits.append(int(answer.headers["retry-after"]))
+            await asyncio.sleep(waits[-1] + 0.05)
+            answer = await client.post("/api/session", json={"email": "vc@capital.test", "password": "wrong password!"})
+        assert answer.status_code == 401
+    assert waits == [1, 2, 4]
+
+
+async def test_behind_a_trusted_proxy_wrong_passwords_count_against_the_client_it_names(
+    client: httpx.AsyncClient, services: Services,
+) -> None:
+    app = client._transport.app  # type: ignore[attr-defined]
+    for n in range(31):
+        await register(client, "investor", f"vc{n}@capital.test")
+
+    async def wrong(n: int, forwarded: str) -> int:
+        answer = await client.post("/api/session", json={"email": f"vc{n}@capital.test", "password": "wrong password!"},
+                                   headers={"X-Forwarded-For": forwarded})
+        return answer.status_code
+
+    app.state.trusted_proxies = TrustedProxies.from_env({"EXCHANGE_TRUSTED_PROXIES": "203.0.113.0/24"})
+    assert [await wrong(n, "198.51.100.1") for n in range(31)] == [401] * 30 + [429]
+    assert await wrong(30, "198.51.100.2, 203.0.113.9") == 401, "another client behind the same proxy is not locked out"
+    app.state.trusted_proxies = TrustedProxies()  # untrusted: the header is ignored, the proxy is the client
+    assert await wrong(30, "198.51.100.3") == 401
+    assert await wrong(30, "198.51.100.4") == 401
+
+
+async def test_an_operator_lets_an_owner_log_in_again_at_once(
+    client: httpx.AsyncClient, services: Services, parties: dict[str, Any],
+) -> None:
+    account = await services.accounts.by_email("vc@capital.test")
+    for _ in range(5):
+        await client.post("/api/session", json={"email": "vc@capital.test", "password": "wrong password!"})
+    client.cookies.clear()
+    assert (await client.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})).status_code == 429
+    url = f"/api/accounts/{account.id}/login-limits/reset"
+    assert (await client.post(url, headers=parties["investor"]["headers"])).status_code == 403
+    assert (await client.post(url, headers=parties["operator"]["headers"])).status_code == 204
+    assert (await client.post("/api/session", json={"email": "vc@capital.test", "password": PASSWORD})).status_code == 200

@@ -36,6 +36,11 @@ class AccountsApi(Controller):
     async def register(self, request: Request[Any, Any, Any], data: JSONBody[Registration]) -> Account:
         return await services(request).accounts.register(data)
 
+    @post("/accounts/{account_id:int}/login-limits/reset", status_code=HTTP_204_NO_CONTENT,
+          summary="Let an account's owner log in again at once: its wrong passwords forgotten (operators)")
+    async def reset_login_limits(self, request: Request[Any, Any, Any], account_id: FromPath[int]) -> None:
+        await services(request).accounts.reset_login_limits(viewer(request), account_id)
+
     @get("/me", summary="The account behind this request")
     async def me(self, request: Request[Any, Any, Any]) -> Account:
         return require_role(viewer(request), *Role)
