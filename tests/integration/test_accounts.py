@@ -10,8 +10,8 @@ from argon2 import PasswordHasher
 from exchange.accounts.passwords import PasswordHashing
 from exchange.accounts.service import LoginLimits
 from exchange.services import Services
-from web.proxies import TrustedProxies
 from tests.integration.helpers import PASSWORD, achievement_body, csrf_from, register, token_for
+from web.proxies import TrustedProxies
 
 
 async def count(services: Services, table: str) -> int:
