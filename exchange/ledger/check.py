@@ -72,6 +72,10 @@ INVARIANTS = (
         LEFT JOIN ledger_accounts d ON d.id = t.debit_account_id
         WHERE t.id IS NULL OR t.amount <> p.amount OR t.flow <> 'posted'
            OR d.code <> (CASE p.provider WHEN 'stripe' THEN 'card:' ELSE 'bank:' END) || p.currency"""),
+    Invariant("every card payment of a balance captured is in the ledger, for its amount", """
+        SELECT c.intent_id, c.purpose, c.reference, c.amount, p.amount AS recorded FROM card_payments c
+        LEFT JOIN payments p ON p.provider = 'stripe' AND p.external_ref = c.intent_id
+        WHERE p.id IS NULL OR p.amount <> c.amount"""),
     Invariant("bank and card balances equal payments received less payouts", """
         WITH flows AS (
             SELECT provider, currency, sum(amount) AS received, 0::numeric AS paid FROM payments GROUP BY 1, 2

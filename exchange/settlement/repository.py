@@ -220,6 +220,20 @@ async def certificate(conn: Conn, number: str) -> asyncpg.Record | None:
     return row
 
 
+async def record_card_payment(conn: Conn, state: Any, purpose: str, reference: str, now: datetime) -> None:
+    """A captured card payment, as the card processor reported it (once per payment)."""
+    await conn.execute(
+        """INSERT INTO card_payments (intent_id, purpose, reference, amount, currency, seen_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (intent_id) DO NOTHING""",
+        state.id, purpose, reference, state.amount_received, state.currency, now)
+
+
+async def payment_recorded(conn: Conn, provider: str, external_ref: str) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM payments WHERE provider = $1 AND external_ref = $2)", provider, external_ref)
+    return found
+
+
 async def record_event(conn: Conn, event_id: str, event_type: str, now: datetime) -> bool:
     """True the first time an event id is seen."""
     found = await conn.fetchval(

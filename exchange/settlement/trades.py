@@ -48,6 +48,14 @@ from exchange.validation import FieldErrors, choice, text
 log = logging.getLogger(__name__)
 
 
+OVERPAID = "overpaid:stripe:"
+
+
+def overpayment_refund(intent_id: str) -> str:
+    """The ledger transfer (and payout) refunding a card payment nothing was due for."""
+    return f"{OVERPAID}{intent_id}:refund"
+
+
 class TradeService:
     def __init__(
         self, pool: asyncpg.Pool, clock: Clock, calendar: WorkingDayCalendar,
@@ -148,13 +156,31 @@ class TradeService:
             return {"deposit": None, "trade": trade_view(await self._get(conn, trade["id"]))}
 
     async def balance_by_card(self, conn: Conn, reference: str, state: IntentState) -> None:
+        """A captured card payment of a trade's balance enters the ledger, always, once: as the
+        balance when the trade awaits exactly it, otherwise (paid twice, paid after a default) as
+        an overpayment refunded to the card it came from."""
+        if state.status != "succeeded" or state.amount_received <= 0:
+            return
+        now = self._clock.now()
+        await repo.record_card_payment(conn, state, "balance", reference, now)
+        if await repo.payment_recorded(conn, "stripe", state.id):
+            return  # another event of the same payment
         trade = await repo.trade_by_reference(conn, reference, for_update=True)
-        if trade is None or state.status != "succeeded":
+        if trade is None:
+            log.error("card payment %s names no trade (%r): `exchange ledger check` lists it", state.id, reference)
             return
-        if trade["status"] != TradeStatus.AWAITING_BALANCE or state.amount_received != moves.balance_due(trade):
-            log.warning("card payment %s for trade %s not applied: trade is %s", state.id, reference, trade["status"])
+        if trade["status"] == TradeStatus.AWAITING_BALANCE and state.amount_received == moves.balance_due(trade):
+            await self._pay_balance(conn, trade, "stripe", state.id, now, None)
             return
-        await self._pay_balance(conn, trade, "stripe", state.id, self._clock.now(), None)
+        log.warning("card payment %s for trade %s came when the trade is %s: refunded", state.id, reference,
+                    trade["status"])
+        currency = trade["currency"].strip()
+        await moves.receive(conn, provider="stripe", external_ref=state.id, purpose="overpayment",
+                            payer_id=trade["buyer_id"], amount=state.amount_received, currency=currency, now=now,
+                            trade_id=trade["id"])
+        await moves.pay_out(conn, payee=ledger.investor(trade["buyer_id"], currency), payee_id=trade["buyer_id"],
+                            purpose="refund", amount=state.amount_received, provider="stripe",
+                            transfer_id=overpayment_refund(state.id), now=now, trade_id=trade["id"])
 
     async def _pay_balance(self, conn: Conn, trade: asyncpg.Record, provider: str, ref: str,
                            now: datetime, staff_id: int | None) -> None:
@@ -374,8 +400,11 @@ class TradeService:
         assert self.cards is not None
         async with self._pool.acquire() as conn:
             if payout["purpose"] == "refund":
-                if payout["deposit_id"] is not None:  # the part of a card deposit above the price
-                    intent: str | None = await conn.fetchval(
+                intent: str | None
+                if payout["transfer_id"].startswith(OVERPAID):  # a payment nothing was due for, back in full
+                    intent = payout["transfer_id"].removeprefix(OVERPAID).removesuffix(":refund")
+                elif payout["deposit_id"] is not None:  # the part of a card deposit above the price
+                    intent = await conn.fetchval(
                         "SELECT payment_intent FROM deposits WHERE id = $1", payout["deposit_id"])
                 else:
                     query = ("SELECT d.payment_intent FROM trades t JOIN deposits d ON d.id = t.deposit_id "

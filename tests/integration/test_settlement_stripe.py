@@ -449,3 +449,53 @@ async def test_the_part_of_a_card_deposit_above_the_price_is_refunded_to_the_car
     excess = [p for p in await engine.settlement.payouts(sale.parties.investors[0]) if p["purpose"] == "refund"]
     assert [(p["provider"], p["status"], p["amount"]) for p in excess] == [("stripe", "sent", DEPOSIT - 100_000)]
     await invariants_hold(engine)
+
+
+async def test_a_balance_paid_twice_by_card_is_recorded_twice_and_the_second_payment_refunded(
+    engine: Services, client: httpx.AsyncClient, fake: FakeStripe, clock: FixedClock,
+) -> None:
+    sale = await qualified_auction(engine, clock, investors=2)
+    for i in range(2):
+        await paid_by_card(client, fake, sale, i)
+    await deliver_all(client, fake)
+    await open_and_close(engine, clock, sale, [(1, 6_000_000), (0, PRICE)])
+    buyer, operator = sale.parties.investors[0], sale.parties.operator
+    trade = (await engine.trades.trades(operator))[0]
+    await engine.trades.confirm_contract(buyer, trade["id"])
+    due = (await engine.trades.trade(buyer, trade["id"]))["balance_due"]
+    headers = await token_for(client, buyer.email)
+    intents = []
+    for _ in range(2):  # two tabs, two checkouts, both paid
+        checkout = await client.post(f"/api/trades/{trade['id']}/card", json=BACK, headers=headers)
+        assert checkout.status_code == 201, checkout.text
+        await pay_on_hosted_page(checkout.json())
+        intents.append(fake.state.sessions[checkout.json()["session_id"]]["payment_intent"])
+        clock.advance(timedelta(seconds=2))
+    assert [fake.state.intents[i]["amount_received"] for i in intents] == [due, due]
+    await deliver_all(client, fake)
+    await deliver_all(client, fake)  # every event again: nothing twice
+
+    assert (await engine.trades.trade(buyer, trade["id"]))["status"] == "awaiting_delivery"
+    async with engine.pool.acquire() as conn:
+        payments = await conn.fetch("SELECT external_ref, purpose, amount FROM payments "
+                                    "WHERE trade_id = $1 ORDER BY id", trade["id"])
+    assert [(p["external_ref"], p["purpose"], p["amount"]) for p in payments] == [
+        (intents[0], "balance", due), (intents[1], "overpayment", due)]
+    refunds = [p for p in await engine.settlement.payouts(buyer) if p["purpose"] == "refund" and p["amount"] == due]
+    assert len(refunds) == 1 and refunds[0]["status"] == "to_send"
+    await engine.settlement.sweep()
+    assert [(r["payment_intent"], r["amount"]) for r in fake.state.refunds.values()] == [(intents[1], due)]
+    assert [p["status"] for p in await engine.settlement.payouts(buyer)
+            if p["purpose"] == "refund" and p["amount"] == due] == ["sent"]
+    await invariants_hold(engine)
+
+
+async def test_the_ledger_check_fails_while_a_captured_card_payment_is_not_in_the_ledger(
+    engine: Services,
+) -> None:
+    async with engine.pool.acquire() as conn:
+        await conn.execute("""INSERT INTO card_payments (intent_id, purpose, reference, amount, currency, seen_at)
+                              VALUES ('pi_lost', 'balance', 'T1', 100, 'CNY', now())""")
+        failures = await check(conn)
+    assert [f.invariant for f in failures] == ["every card payment of a balance captured is in the ledger, for its amount"]
+    assert failures[0].entries[0]["intent_id"] == "pi_lost"
