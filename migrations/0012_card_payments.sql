@@ -11,4 +11,4 @@ CREATE TABLE card_payments (
 );
 
 ALTER TABLE payments DROP CONSTRAINT payments_purpose_check;
-ALTER TABLE payments ADD CONSTRAINT payments_purpose_check CHECK (purpose IN ('deposit', 'balance', 'overpayment'));
+ALTER TABLE payments ADD CONSTRAINT payments_purpose_check CHECK (purpose IN ('deposit', 'balance', 'escrow', 'overpayment'));

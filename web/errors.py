@@ -94,6 +94,7 @@ def database_error(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) 
         return problem(request, status=422, title="Invalid input", detail="text must not contain NUL characters",
                        code="invalid_input")
     if isinstance(exc, asyncpg.CheckViolationError | asyncpg.DataError):
+        log.warning("%s %s refused by the database: %s", request.method, request.url.path, exc)
         # a value PostgreSQL cannot hold or compare (out of range, not a valid date, ...): the input's
         return problem(request, status=422, title="Invalid input", detail="a value is out of range",
                        code="invalid_input")

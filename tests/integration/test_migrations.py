@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from pathlib import Path
 
@@ -93,3 +94,34 @@ def test_migration_files_must_follow_the_naming_rule(tmp_path: Path) -> None:
     (tmp_path / "1_First.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="NNNN_lower_snake.sql"):
         load_migrations(tmp_path)
+
+
+async def _allowed_values(conn: asyncpg.Connection) -> dict[str, set[str]]:
+    """Each `column IN ('a', 'b', ...)` CHECK constraint, by table and name, with the values it allows."""
+    rows = await conn.fetch(
+        "SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def "
+        "FROM pg_constraint WHERE contype = 'c' AND pg_get_constraintdef(oid) LIKE '%ANY (ARRAY[%'")
+    return {f"{r['tbl']}.{r['conname']}": set(re.findall(r"'([^']*)'::", r["def"])) for r in rows}
+
+
+async def test_a_later_migration_that_redefines_a_check_keeps_every_value_it_allowed(
+    empty_database: str, migrations_copy: Path, tmp_path: Path,
+) -> None:
+    """A migration that widens an `IN (...)` constraint restates its list; a value left out of the
+    restatement would refuse rows the code still writes (a problem escrow's payment, once)."""
+    steps = tmp_path / "steps"
+    steps.mkdir()
+    conn = await asyncpg.connect(empty_database)
+    try:
+        allowed: dict[str, set[str]] = {}
+        for migration in sorted(migrations_copy.glob("*.sql")):
+            shutil.copy(migration, steps / migration.name)
+            await migrate(conn, steps)
+            now = await _allowed_values(conn)
+            for name, values in allowed.items():
+                if name in now:
+                    assert values <= now[name], f"{migration.name} drops {sorted(values - now[name])} from {name}"
+            allowed.update(now)
+    finally:
+        await conn.close()
+    assert {"deposit", "balance", "escrow", "overpayment"} <= allowed["payments.payments_purpose_check"]
