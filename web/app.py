@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from exchange.config import SettlementAccount
+from exchange.disclosure.ocds import Publication
 from exchange.services import Services
 from web.api.accounts import AccountsApi
 from web.api.agreements import AgreementsApi
@@ -152,4 +153,5 @@ def create_app(
     app.state.feed_url = feed_url
     app.state.settlement_account = settlement_account or SettlementAccount.from_env(os.environ)
     app.state.trusted_proxies = TrustedProxies.from_env(os.environ)
+    app.state.ocds = Publication.from_env(os.environ)
     return app

@@ -1,12 +1,17 @@
 """Disclosure records as Open Contracting Data Standard (OCDS 1.1) releases, one package per procedure.
 
-A listing is one contracting process (ocid `ocds-tte-<reference>`): its announcement is
+Each package names its absolute `uri` (EXCHANGE_PUBLIC_URL, else the address it was asked at)
+and the OCDS extensions its releases use (bids, enquiries). An ocid is the publisher's prefix
+and the procedure's reference: EXCHANGE_OCID_PREFIX is the prefix the Open Contracting
+Partnership registered for this exchange (`ocds-` and six characters; README, "Disclosure").
+
+A listing is one contracting process (ocid `<prefix>-<reference>`): its announcement is
 planning, the auction notice the tender, a failed auction a tender update, the deal
 announcement the award, the transaction certificate the contract and its implementation
 (the payment), an objection ruling implementation. The exchange sells for the seller, so
 the seller is the procuring entity and the winning investor the tenderer the award goes to.
 
-A tender (招标, ocid `ocds-tte-ZB…`) buys for its owner, the buyer and procuring entity: its
+A tender (招标, ocid `<prefix>-ZB…`) buys for its owner, the buyer and procuring entity: its
 announcement is the tender, the opening a tender update with the bids (bid extension), an
 objection's answer a tender or award update (enquiries extension), the candidates pending
 awards, the award the active award with its contract pending until signed.
@@ -15,6 +20,8 @@ awards, the award the active award with its contract pending until signed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +29,14 @@ from exchange.disclosure.types import Kind, Record, instant
 
 log = logging.getLogger(__name__)
 
-OCID_PREFIX = "ocds-tte-"
+OCID_PREFIX = "ocds-tte"
+"""Not a registered prefix: an exchange publishing OCDS registers its own (EXCHANGE_OCID_PREFIX)."""
+EXTENSIONS = [
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_bid_extension/v1.1.5/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_enquiry_extension/v1.1.5/extension.json",
+]
+"""The releases carry `bids` (a tender's or a quote round's opening) and `tender.enquiries`
+(objections and their answers), which OCDS 1.1 defines in these extensions."""
 PUBLISHER = {"name": "Technology Transfer Exchange 科技成果交易所"}
 TAGS: dict[str, list[str]] = {
     Kind.LISTING_ANNOUNCEMENT: ["planning"],
@@ -220,8 +234,24 @@ def _sections(kind: str, body: dict[str, Any], item: dict[str, Any], ocid: str) 
                         "type": "delivery", "code": body["outcome"]}]}}]}
 
 
-def release(procedure: str, record: Record) -> dict[str, Any]:
-    ocid = OCID_PREFIX + procedure
+@dataclass(frozen=True)
+class Publication:
+    """Where the packages live and whose ocids they carry."""
+
+    ocid_prefix: str = OCID_PREFIX
+    public_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Publication:
+        prefix = env.get("EXCHANGE_OCID_PREFIX", "").strip() or OCID_PREFIX
+        public = env.get("EXCHANGE_PUBLIC_URL", "").strip().rstrip("/") or None
+        if public is not None and not public.startswith(("https://", "http://")):
+            raise SystemExit(f"EXCHANGE_PUBLIC_URL must be an absolute http(s) URL, got {public!r}")
+        return cls(prefix, public)
+
+
+def release(procedure: str, record: Record, prefix: str = OCID_PREFIX) -> dict[str, Any]:
+    ocid = f"{prefix}-{procedure}"
     body = record.body
     item = body.get("item") or (body.get("certificate") or {}).get("item") or {}
     return {
@@ -235,14 +265,14 @@ def release(procedure: str, record: Record) -> dict[str, Any]:
     } | _sections(record.kind, body, item | {"reference_no": item.get("reference_no", procedure)}, ocid)
 
 
-def _release_or_bare(procedure: str, record: Record) -> dict[str, Any]:
+def _release_or_bare(procedure: str, record: Record, prefix: str) -> dict[str, Any]:
     """A record whose content cannot be mapped (one published before corrections were checked
     against their kind) still appears, with what every release has, never failing the export."""
     try:
-        return release(procedure, record)
+        return release(procedure, record, prefix)
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
         log.warning("disclosure record %d cannot be mapped to OCDS fully (%r); released bare", record.seq, exc)
-        ocid = OCID_PREFIX + procedure
+        ocid = f"{prefix}-{procedure}"
         return {"ocid": ocid, "id": f"{ocid}-{record.seq}", "date": instant(record.published_at),
                 "tag": TAGS[record.kind], "initiationType": "tender", "language": "zh",
                 "disclosure": {"seq": record.seq, "kind": record.kind, "hash": record.hash,
@@ -250,8 +280,11 @@ def _release_or_bare(procedure: str, record: Record) -> dict[str, Any]:
                                "open_until": instant(record.open_until)}}
 
 
-def release_package(procedure: str, records: list[Record], now: datetime) -> dict[str, Any]:
+def release_package(procedure: str, records: list[Record], now: datetime, *, base_url: str,
+                    prefix: str = OCID_PREFIX) -> dict[str, Any]:
+    """`base_url`: the exchange's public address (the package's `uri` is absolute)."""
     return {
-        "uri": f"/api/disclosures/ocds/{procedure}", "version": "1.1", "publishedDate": instant(now),
-        "publisher": PUBLISHER, "releases": [_release_or_bare(procedure, r) for r in records],
+        "uri": f"{base_url.rstrip('/')}/api/disclosures/ocds/{procedure}", "version": "1.1",
+        "extensions": EXTENSIONS, "publishedDate": instant(now), "publisher": PUBLISHER,
+        "releases": [_release_or_bare(procedure, r, prefix) for r in records],
     }

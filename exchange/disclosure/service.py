@@ -166,15 +166,19 @@ class DisclosureService:
         async with self._pool.acquire() as conn, conn.transaction():
             return await correct(conn, seq, body, reason, self.now())
 
-    async def releases(self, procedure: str) -> dict[str, Any]:
-        """The procedure's records as an OCDS release package."""
+    async def releases(self, procedure: str, *, base_url: str,
+                       publication: ocds.Publication | None = None) -> dict[str, Any]:
+        """The procedure's records as an OCDS release package (`base_url`: where it is published,
+        unless the publication names its public address)."""
+        publication = publication or ocds.Publication()
         key = _procedure(procedure)
         assert key is not None
         async with self._pool.acquire() as conn:
             records = await repo.of_procedure(conn, key)
         if not records:
             raise NotFound("nothing has been published under this procedure reference")
-        return ocds.release_package(key, records, self.now())
+        return ocds.release_package(key, records, self.now(), base_url=publication.public_url or base_url,
+                                    prefix=publication.ocid_prefix)
 
 
 def _kind(kind: str | None) -> str | None:

@@ -29,6 +29,7 @@ from tests.integration.helpers import (
     register,
     token_for,
 )
+from tests.ocds_schema import ocds_problems
 from web.app import create_app
 
 APPRAISAL = 100_000_00
@@ -392,6 +393,7 @@ async def test_published_agreement_records_verify_and_map_to_ocds(
     assert report.ok and report.records == len(await _records(services))
     package = await client.get(f"/api/disclosures/ocds/{notice['reference_no']}")
     assert package.status_code == 200, package.text
+    assert ocds_problems(package.json()) == []
     releases = package.json()["releases"]
     assert [r["tag"] for r in releases] == [["tender"], ["tenderUpdate"], ["tenderUpdate"], ["award"]]
     assert releases[0]["tender"]["procurementMethod"] == "limited"

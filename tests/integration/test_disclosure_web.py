@@ -13,6 +13,7 @@ from exchange.services import Services
 from tests.integration.conftest_auctions import announced_listing
 from tests.integration.disclosure_flow import PRICE, chain, engine, sold
 from tests.integration.settlement_flow import Sale
+from tests.ocds_schema import ocds_problems
 
 __all__ = ["engine"]
 
@@ -102,6 +103,7 @@ async def test_a_procedure_is_served_as_an_ocds_release_package(
 ) -> None:
     sale, first, _ = await _two_procedures(engine, clock)
     package = (await client.get(f"/api/disclosures/ocds/{first}")).json()
+    assert ocds_problems(package) == []
     releases = package["releases"]
     assert package["version"] == "1.1" and {r["ocid"] for r in releases} == {f"ocds-tte-{first}"}
     assert [r["tag"] for r in releases] == [["planning"], ["tender"], ["award"]]

@@ -22,6 +22,7 @@ from exchange.settlement.types import BankTransfer
 from tests.integration.helpers import PASSWORD, csrf_from, token_for
 from tests.integration.problem_flow import BUDGET, SHARES, awarded_problem
 from tests.integration.tender_flow import tender_input, tender_parties
+from tests.ocds_schema import ocds_problems
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -154,6 +155,7 @@ async def test_accepted_milestones_and_arbitration_outcomes_are_published_withou
     board = await client.get(f"/disclosures/{records[2]['seq']}?lang=en")
     assert board.status_code == 200 and "Problem arbitration outcome" in board.text
     package = (await client.get(f"/api/disclosures/ocds/{reference}")).json()
+    assert ocds_problems(package) == []
     milestones = [r["contracts"][0]["implementation"]["milestones"][0]["status"] for r in package["releases"]
                   if r["disclosure"]["kind"].startswith("problem_")]
     assert milestones == ["notMet", "met", "met", "met"]

@@ -34,6 +34,7 @@ from tests.integration.quote_flow import (
     quote,
     quote_listing,
 )
+from tests.ocds_schema import ocds_problems
 from web.i18n import SHANGHAI
 
 SECRET_PRICE = 187_654_321
@@ -193,7 +194,9 @@ async def test_quotes_stay_sealed_until_the_deadline_for_everyone_operators_incl
     async with services.pool.acquire() as conn:
         record = await disclosures.published(conn, "quote_opening", f"{reference}-QUOTE-OPENING")
     assert record is not None
-    bids = ocds.release(reference, record)["bids"]["details"]  # the opening as OCDS bids
+    package = ocds.release_package(reference, [record], clock.now(), base_url="https://exchange.example/")
+    assert ocds_problems(package) == []
+    bids = package["releases"][0]["bids"]["details"]  # the opening as OCDS bids
     assert [(b["tenderers"][0]["name"], b["value"]["amount"]) for b in bids] == [
         (parties.buyers[0].display_name, SECRET_PRICE / 100)]
 

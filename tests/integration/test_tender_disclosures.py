@@ -21,6 +21,7 @@ from tests.integration.tender_flow import (
     published_tender,
     tender_parties,
 )
+from tests.ocds_schema import ocds_problems
 
 COMMITTEE = ["评委甲", "评委乙", "评委丙", "评委丁", "评委戊"]
 PRICES = [90_000_00, 80_000_00, 85_000_00]
@@ -85,7 +86,8 @@ async def test_a_tender_run_to_award_leaves_its_records_in_order_and_the_chain_v
     assert award.open_until is not None and award.open_until - award.published_at >= timedelta(days=3)
     assert (await _verified(services)).ok
 
-    package = await DisclosureService(services.pool, clock).releases(reference)
+    package = await DisclosureService(services.pool, clock).releases(reference, base_url="http://testserver/")
+    assert ocds_problems(package) == []
     assert [r["tag"] for r in package["releases"]] == [
         ["tender"], ["tenderUpdate"], ["tenderUpdate"], ["award"], ["awardUpdate"], ["award", "contract"]]
     awarded = package["releases"][-1]

@@ -45,7 +45,8 @@ class DisclosuresApi(Controller):
 
     @get("/ocds/{procedure:str}", summary="The procedure's disclosures as an OCDS 1.1 release package", cache=False)
     async def ocds(self, request: Request[Any, Any, Any], procedure: FromPath[str]) -> dict[str, Any]:
-        return await disclosures(request).releases(procedure)
+        return await disclosures(request).releases(procedure, base_url=str(request.base_url),
+                                                   publication=request.app.state.ocds)
 
     @post("/{seq:int}/corrections", status_code=HTTP_201_CREATED,
           summary="Publish a correction of a record: a new record naming it (operators)")
