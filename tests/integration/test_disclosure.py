@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -200,3 +202,58 @@ async def test_exchange_verify_reports_an_outcome_that_differs_from_the_auction_
         await conn.execute("UPDATE auctions SET price = price + 100 WHERE id = $1", sale.auction_id)
         report = await verify(conn)
     assert any(f"auction {sale.auction_id}" in p and "the auctions row says" in p for p in report.problems)
+
+
+async def _hand_edit(engine: Services, seq: int, **values: Any) -> None:
+    """A superuser's edit behind the append-only trigger."""
+    sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(values, start=2))
+    async with engine.pool.acquire() as conn:
+        await conn.execute("ALTER TABLE disclosures DISABLE TRIGGER disclosures_no_update_or_delete")
+        await conn.execute(f"UPDATE disclosures SET {sets} WHERE seq = $1", seq, *values.values())
+        await conn.execute("ALTER TABLE disclosures ENABLE TRIGGER disclosures_no_update_or_delete")
+
+
+async def _verified(engine: Services) -> Any:
+    async with engine.pool.acquire() as conn:
+        return await verify(conn)
+
+
+async def test_a_record_edited_and_rehashed_breaks_the_chain_at_the_next_record(
+    engine: Services, clock: FixedClock,
+) -> None:
+    """A forger who edits the deal price and recomputes that record's hash leaves the next
+    record pointing at the hash it replaced."""
+    await sold(engine, clock)
+    records = await chain(engine)
+    forged = dataclasses.replace(records[1], body=records[1].body | {"start_price": 1})
+    await _hand_edit(engine, forged.seq, body=forged.body, hash=expected_hash(forged))
+    report = await _verified(engine)
+    assert report.broken_seq == records[2].seq
+    assert report.problems == [f"disclosure record {records[2].seq} ({records[2].kind} {records[2].procedure}): "
+                               f"prev_hash {records[2].prev_hash[:16]}… is not the hash of record {forged.seq}"]
+
+
+async def test_a_forger_who_also_relinks_the_next_record_is_caught_by_its_hash(
+    engine: Services, clock: FixedClock,
+) -> None:
+    """The next record's prev_hash is part of what its own hash covers: relinking it to the forged
+    record changes its content."""
+    await sold(engine, clock)
+    records = await chain(engine)
+    forged = dataclasses.replace(records[1], body=records[1].body | {"start_price": 1})
+    await _hand_edit(engine, forged.seq, body=forged.body, hash=expected_hash(forged))
+    await _hand_edit(engine, records[2].seq, prev_hash=expected_hash(forged))
+    report = await _verified(engine)
+    assert report.broken_seq == records[2].seq
+    assert "its content does not give its hash" in report.problems[0]
+
+
+async def test_a_prev_hash_edited_alone_is_named(engine: Services, clock: FixedClock) -> None:
+    await sold(engine, clock)
+    records = await chain(engine)
+    assert (await _verified(engine)).ok
+    await _hand_edit(engine, records[1].seq, prev_hash="f" * 64)
+    report = await _verified(engine)
+    assert report.broken_seq == records[1].seq
+    assert report.problems == [f"disclosure record {records[1].seq} ({records[1].kind} {records[1].procedure}): "
+                               f"prev_hash ffffffffffffffff… is not the hash of record {records[0].seq}"]
