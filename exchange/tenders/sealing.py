@@ -18,6 +18,7 @@ import secrets
 from datetime import datetime
 
 import msgspec
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -42,6 +43,11 @@ class SealedContent(msgspec.Struct, frozen=True):
 
 class StillSealed(Exception):
     """The deadline has not passed: the tender's key stays wrapped."""
+
+
+class CannotOpen(Exception):
+    """A key or a proposal that this secret and label did not seal (another exchange's secret,
+    EXCHANGE_SECRET changed since the announcement, another procedure's label, altered bytes)."""
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:
@@ -78,7 +84,11 @@ class Sealer:
         """The tender's private key, released only at or after the deadline."""
         if now < deadline:
             raise StillSealed(f"tender {tender_id} is sealed until its deadline")
-        return self._kek.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _aad(tender_id, label=self._label))
+        try:
+            return self._kek.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _aad(tender_id, label=self._label))
+        except InvalidTag:
+            raise CannotOpen(f"the exchange's secret does not unwrap the key of {self._label} {tender_id} "
+                             "(was EXCHANGE_SECRET changed since it was announced?)") from None
 
     @staticmethod
     def seal(tender_id: int, public: bytes, bidder: str, price: int, technical: str,
@@ -98,8 +108,11 @@ class Sealer:
         ephemeral_public, nonce, body = sealed[:32], sealed[32:32 + _NONCE], sealed[32 + _NONCE:]
         shared = X25519PrivateKey.from_private_bytes(private).exchange(
             X25519PublicKey.from_public_bytes(ephemeral_public))
-        plain = AESGCM(_content_key(shared, tender_id, bidder, label)).decrypt(
-            nonce, body, _aad(tender_id, bidder, label))
+        try:
+            plain = AESGCM(_content_key(shared, tender_id, bidder, label)).decrypt(
+                nonce, body, _aad(tender_id, bidder, label))
+        except InvalidTag:
+            raise CannotOpen(f"the proposal of bidder {bidder} was not sealed to {label} {tender_id}") from None
         return msgspec.msgpack.decode(plain, type=SealedContent)
 
     def request_mac(self, tender_id: int, bidder: str, price: int, technical: str) -> str:

@@ -508,18 +508,18 @@ async def test_on_the_pages_the_operator_opens_a_weighted_round_buyers_quote_wit
 
 def test_a_quote_rounds_key_and_quotes_are_apart_from_a_tenders_of_the_same_id(clock: FixedClock) -> None:
     from exchange.quotes.types import QUOTE_LABEL
-    from exchange.tenders.sealing import Sealer, StillSealed
+    from exchange.tenders.sealing import CannotOpen, Sealer, StillSealed
 
     quotes, tenders = Sealer("one-exchange-secret", label=QUOTE_LABEL), Sealer("one-exchange-secret")
     public, wrapped = quotes.new_tender_keys(7)
     deadline = clock.now() + timedelta(days=3)
     with pytest.raises(StillSealed):
         quotes.open_key(7, wrapped, deadline, deadline - timedelta(microseconds=1))
-    with pytest.raises(Exception):  # noqa: B017 - the tender label cannot unwrap a quote round's key
+    with pytest.raises(CannotOpen, match="key of tender 7"):  # the tender label cannot unwrap a quote round's key
         tenders.open_key(7, wrapped, deadline, deadline)
     _, sealed = Sealer.seal(7, public, "42", SECRET_PRICE, "", label=QUOTE_LABEL)
     private = quotes.open_key(7, wrapped, deadline, deadline)
     assert Sealer.unseal(7, private, "42", sealed, label=QUOTE_LABEL).price == SECRET_PRICE
-    with pytest.raises(Exception):  # noqa: B017 - nor read a quote sealed to the round
+    with pytest.raises(CannotOpen, match="not sealed to tender 7"):  # nor read a quote sealed to the round
         Sealer.unseal(7, private, "42", sealed)
     assert quotes.request_mac(7, "42", SECRET_PRICE, "") != tenders.request_mac(7, "42", SECRET_PRICE, "")

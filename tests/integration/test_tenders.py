@@ -10,6 +10,7 @@ from exchange.clock import FixedClock
 from exchange.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from exchange.ledger.check import check
 from exchange.services import Services
+from exchange.tenders.sealing import CannotOpen
 from exchange.tenders.types import (
     AnswerInput,
     CommitteeInput,
@@ -243,7 +244,7 @@ async def test_a_deadline_that_passed_while_the_exchange_was_down_is_applied_by_
     )
 
     restarted = TenderService(services.pool, clock, services.calendar, "another-process-secret")
-    with pytest.raises(Exception):  # noqa: B017 - a different exchange secret cannot unwrap the key
+    with pytest.raises(CannotOpen, match="was EXCHANGE_SECRET changed"):  # a different exchange secret
         await restarted.sweep()
     assert (await services.tenders.sweep())["opened"] == 1
     assert (await services.tenders.tender(None, tender_id))["status"] == "opened"
