@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis as redis_sync
 import websockets
 
 from exchange.infra.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -409,3 +410,58 @@ async def test_a_hung_redis_stalls_neither_bids_nor_watchers(pg_server: Embedded
         if redis._process is not None:
             os.kill(redis._process.pid, signal.SIGCONT)
         redis.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return False
+
+
+def _embedded_server_pids(var_dir: Path) -> dict[str, int]:
+    """The PostgreSQL postmaster and the redis-server an `exchange run` started under var_dir."""
+    redis = redis_sync.Redis(unix_socket_path=str(var_dir / "redis" / "redis.sock"), socket_timeout=2)
+    found = {"postgres": int((var_dir / "postgres" / "postmaster.pid").read_text().split()[0]),
+             "redis": int(redis.info("server")["process_id"])}
+    redis.close()
+    return found
+
+
+async def test_sigterm_stops_the_exchange_and_the_embedded_servers_it_started(tmp_path: Path) -> None:
+    """On its embedded default (no DATABASE_URL, no REDIS_URL) `exchange run` owns PostgreSQL and
+    Redis: SIGTERM ends it with exit code 0 and ends them with it, leaving the data to start again."""
+    from tests.integration.helpers import free_port
+
+    port, feed_port, engine_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")} | {
+        "EXCHANGE_VAR_DIR": str(tmp_path / "var"), "EXCHANGE_LOAD_DEMO": "0",
+        "EXCHANGE_FEED_PORT": str(feed_port), "EXCHANGE_ENGINE_PORT": str(engine_port)}
+    log = tmp_path / "exchange.log"
+    with log.open("w") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "web.cli", "run", "--port", str(port), "--web-workers", "1", "--feed-workers", "1",
+            env=env, stdout=out, stderr=out)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
+            async def ready() -> bool:
+                try:
+                    return (await http.get("/healthz")).json().get("engine") == "ok"
+                except (httpx.HTTPError, ValueError):
+                    return False
+            deadline = time.monotonic() + 120
+            while not await ready():
+                assert process.returncode is None and time.monotonic() < deadline, log.read_text()[-4000:]
+                await asyncio.sleep(0.2)
+        servers = _embedded_server_pids(tmp_path / "var")
+        assert set(servers) == {"postgres", "redis"} and all(map(_alive, servers.values())), servers
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert code == 0, log.read_text()[-4000:]
+    assert {name: pid for name, pid in servers.items() if _alive(pid)} == {}
+    assert not (tmp_path / "var" / "postgres" / "postmaster.pid").exists()
+    assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()
