@@ -437,7 +437,7 @@ async def test_sigterm_stops_the_exchange_and_the_embedded_servers_it_started(tm
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")} | {
         "EXCHANGE_VAR_DIR": str(tmp_path / "var"), "EXCHANGE_LOAD_DEMO": "0",
         "EXCHANGE_FEED_PORT": str(feed_port), "EXCHANGE_ENGINE_PORT": str(engine_port)}
-    log = tmp_path / "exchange.log"
+    log, servers = tmp_path / "exchange.log", dict[str, int]()
     with log.open("w") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "web.cli", "run", "--port", str(port), "--web-workers", "1", "--feed-workers", "1",
@@ -458,9 +458,13 @@ async def test_sigterm_stops_the_exchange_and_the_embedded_servers_it_started(tm
         process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), 60)
     finally:
-        if process.returncode is None:
+        if process.returncode is None:  # the test failed before SIGTERM: leave no server behind
             process.kill()
             await process.wait()
+            EmbeddedPostgres(tmp_path / "var" / "postgres").stop(even_if_found_running=True)
+            for pid in servers.values():
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
     assert code == 0, log.read_text()[-4000:]
     assert {name: pid for name, pid in servers.items() if _alive(pid)} == {}
     assert not (tmp_path / "var" / "postgres" / "postmaster.pid").exists()
