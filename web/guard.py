@@ -20,17 +20,23 @@ MAX_ID = 2**63 - 1
 def input_problem(path: str, query: str) -> ExchangeError | None:
     if "\x00" in path:
         return ExchangeError("the address must not contain NUL characters")
-    if any(part.isdigit() and int(part) > MAX_ID for part in path.split("/")):
+    if any(_number(part) > MAX_ID for part in path.split("/")):
         return NotFound("no such item: the number in the address is beyond any id")
     errors = {}
     for name, value in parse_qsl(query, keep_blank_values=True):
         if "\x00" in name or "\x00" in value:
             errors[name.replace("\x00", "") or "query"] = "must not contain NUL characters"
-        elif value.isdigit() and int(value) > MAX_ID:
+        elif _number(value) > MAX_ID:
             errors[name] = f"must be at most {MAX_ID}"
     if errors:
         return ValidationFailed("the query has values no request can use", field_errors=errors)
     return None
+
+
+def _number(text: str) -> int:
+    """The value of an unsigned decimal number in ASCII digits, else -1 (str.isdigit also takes
+    digits such as '³' that int() refuses)."""
+    return int(text) if text.isascii() and text.isdigit() else -1
 
 
 class InputGuard(ASGIMiddleware):

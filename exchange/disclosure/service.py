@@ -172,9 +172,10 @@ class DisclosureService:
         unless the publication names its public address)."""
         publication = publication or ocds.Publication()
         key = _procedure(procedure)
-        assert key is not None
-        async with self._pool.acquire() as conn:
-            records = await repo.of_procedure(conn, key)
+        records = []
+        if key is not None:
+            async with self._pool.acquire() as conn:
+                records = await repo.of_procedure(conn, key)
         if not records:
             raise NotFound("nothing has been published under this procedure reference")
         return ocds.release_package(key, records, self.now(), base_url=publication.public_url or base_url,

@@ -214,3 +214,16 @@ async def test_json_nested_a_hundred_thousand_deep_is_a_400_on_every_json_route(
                                       headers=parties["operator"]["headers"] | {"content-type": "application/json"})
         assert 400 <= answer.status_code < 500, f"{method} {pattern}: {answer.status_code} {answer.text[:200]}"
     assert await _rows(services) == (0, 0)
+
+
+@pytest.mark.parametrize("odd", ["%C2%B3", "%D9%A3", "%09", "%20", "%EF%BC%91"])  # ³, Arabic-Indic 3, tab, space, fullwidth 1
+async def test_odd_digits_and_blank_text_in_the_address_or_query_are_never_a_500(
+    client: httpx.AsyncClient, parties: dict[str, Any], routes: list[tuple[str, str]], odd: str,
+) -> None:
+    """Found by fuzzing the OpenAPI document: '³' passed str.isdigit() but not int(), and a
+    procedure reference of blank text failed an assertion."""
+    for method, pattern in routes:
+        for path in {_fill(pattern, "1", odd), _fill(pattern, odd, odd)}:
+            answer = await client.request(method, f"{path}?status={odd}&after={odd}", json={},
+                                          headers=parties["operator"]["headers"])
+            assert answer.status_code < 500, f"{method} {path}: {answer.status_code} {answer.text[:200]}"
