@@ -171,9 +171,9 @@ class DisclosureService:
         """The procedure's records as an OCDS release package (`base_url`: where it is published,
         unless the publication names its public address)."""
         publication = publication or ocds.Publication()
-        key = _procedure(procedure)
+        key = _procedure(procedure) or ""
         records = []
-        if key is not None:
+        if key:
             async with self._pool.acquire() as conn:
                 records = await repo.of_procedure(conn, key)
         if not records:
