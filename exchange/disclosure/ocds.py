@@ -3,7 +3,8 @@
 Each package names its absolute `uri` (EXCHANGE_PUBLIC_URL, else the address it was asked at)
 and the OCDS extensions its releases use (bids, enquiries). An ocid is the publisher's prefix
 and the procedure's reference: EXCHANGE_OCID_PREFIX is the prefix the Open Contracting
-Partnership registered for this exchange (`ocds-` and six characters; README, "Disclosure").
+Partnership registered for this exchange (`ocds-` and six characters; README, "OCDS release
+packages").
 
 A listing is one contracting process (ocid `<prefix>-<reference>`): its announcement is
 planning, the auction notice the tender, a failed auction a tender update, the deal

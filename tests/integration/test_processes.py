@@ -252,6 +252,9 @@ async def test_with_redis_down_bids_are_still_taken_and_the_feed_catches_up(
             page = await browser.get(f"/auctions/{auction_id}")
             assert page.status_code == 200 and "A001" in page.text
             await browser.aclose()
+            login = await http.post("/api/session", json={"email": m.bidders[1].email, "password": PASSWORD})
+            assert login.status_code == 503 and login.headers["retry-after"], "login limits cannot be counted"
+            assert login.headers["content-type"].startswith("application/problem+json")
             assert [a.status_code for a in acked] == [201] * 15
             last = acked[-1].json()["seq"]
             await until(lambda: watcher.seq >= last, 20, "the watcher saw every bid, from PostgreSQL")
