@@ -34,16 +34,16 @@ async def _token(http: httpx.AsyncClient, email: str, password: str) -> str:
     return str(answer.json()["token"])
 
 
-async def _fuzz(url: str, role: str, token: str | None, report: Path) -> tuple[int, str]:
+async def _fuzz(url: str, role: str, token: str | None, report: Path, project_root: Path) -> tuple[int, str]:
     st = Path(sys.executable).parent / "st"
     args = [str(st), "run", f"{url}/schema/openapi.json", "--checks", "not_a_server_error,problem_details_on_errors",
             "--max-examples", "10", "--seed", "20261202", "--workers", "2", "--no-color",
             "--report", "junit", "--report-junit-path", str(report / f"{role}.xml")]
     if token is not None:
         args += ["-H", f"Authorization: Bearer {token}", *AUTHENTICATED_EXCLUDES]
-    env = os.environ | {"SCHEMATHESIS_HOOKS": "tests.fuzz.checks", "PYTHONPATH": str(Path.cwd())}
+    env = os.environ | {"SCHEMATHESIS_HOOKS": "tests.fuzz.checks", "PYTHONPATH": str(project_root)}
     process = await asyncio.create_subprocess_exec(*args, env=env, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=asyncio.subprocess.STDOUT)
+                                                   stderr=asyncio.subprocess.STDOUT, cwd=report)  # its cache there
     out, _ = await process.communicate()
     return process.returncode or 0, out.decode(errors="replace")
 
@@ -51,14 +51,13 @@ async def _fuzz(url: str, role: str, token: str | None, report: Path) -> tuple[i
 async def test_no_generated_request_gets_a_server_error_or_a_refusal_without_problem_details(
     pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, tmp_path: Path, project_root: Path,
 ) -> None:
-    os.chdir(project_root)
     settings = {"EXCHANGE_LOAD_DEMO": "1", "EXCHANGE_LOGIN_PER_ADDRESS": "100000"}
     async with exchange_processes(pg_server, redis_server, tmp_path, web=2, feed=1, settings=settings) as running, \
             httpx.AsyncClient(base_url=running.url, timeout=30) as http:
         await until(lambda: "demo auction" in running.log.read_text(), 120, "the demo is loaded")
         tokens = {role: await _token(http, *login) if login else None for role, login in ROLES.items()}
         for role, token in tokens.items():
-            code, out = await _fuzz(running.url, role, token, tmp_path)
+            code, out = await _fuzz(running.url, role, token, tmp_path, project_root)
             summary = out[out.find("SUMMARY"):] if "SUMMARY" in out else out[-3000:]
             assert code == 0, f"as {role}:\n{out[-12000:]}"
             assert " passed" in summary and "Tested: " in summary, summary
