@@ -403,3 +403,50 @@ async def test_an_unsold_close_the_settlement_missed_is_published_by_the_sweep(e
         assert await conn.fetchval(
             "SELECT count(*) FROM disclosures WHERE kind = 'auction_failed' AND subject = $1",
             f"AUCTION-{sale.auction_id}") == 1
+
+
+async def test_a_close_settled_twice_at_once_refunds_each_loser_and_applies_the_winner_deposit_once(
+    engine: Services, clock: FixedClock,
+) -> None:
+    """The close's settlement run twice at once, with the sweep, then again: one deposit hold is
+    released (the losers') or applied to the price (the winner's) once, and paid back once."""
+    sale = await qualified_auction(engine, clock, investors=3)
+    a, b, c = sale.parties.investors
+    for investor in (a, b, c):
+        await pay_by_bank(engine, sale, investor.id)
+    listeners = list(engine.auctions.on_closed)
+    engine.auctions.on_closed.clear()  # closed, not yet settled
+    try:
+        await open_and_close(engine, clock, sale, [(0, 100_000), (1, 150_000)])
+    finally:
+        engine.auctions.on_closed.extend(listeners)
+    price, excess = 150_000, DEPOSIT - 150_000  # b wins; c paid and never bid
+    settle = engine.settlement.settle_auction
+    results = await asyncio.gather(settle(sale.auction_id), settle(sale.auction_id), engine.settlement.sweep(),
+                                   return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    await settle(sale.auction_id)
+    await engine.settlement.sweep()
+
+    deposits = {d["investor_id"]: d for d in await engine.settlement.deposits(sale.parties.operator)}
+    assert {i: d["status"] for i, d in deposits.items()} == {a.id: "released", b.id: "applied", c.id: "released"}
+    trades = await engine.trades.trades(sale.parties.operator)
+    assert [(t["buyer_id"], t["price"], t["deposit_applied"]) for t in trades] == [(b.id, price, price)]
+    refunds = await engine.settlement.payouts(sale.parties.operator)
+    assert sorted((p["payee_id"], p["purpose"], p["amount"]) for p in refunds) == sorted(
+        [(a.id, "refund", DEPOSIT), (c.id, "refund", DEPOSIT), (b.id, "refund", excess)])
+    # (debits pending, debits posted, credits pending, credits posted)
+    for loser in (a, c):  # paid in, the hold voided, paid back
+        assert await _balance(engine, f"investor:{loser.id}:CNY") == (0, DEPOSIT, 0, DEPOSIT)
+    # paid in and the part above the price returned; the hold posted and that part paid back
+    assert await _balance(engine, f"investor:{b.id}:CNY") == (0, DEPOSIT + excess, 0, DEPOSIT + excess)
+    assert await _balance(engine, "escrow:deposits:CNY") == (0, DEPOSIT, 0, DEPOSIT)
+    assert await _balance(engine, f"escrow:trade:{trades[0]['id']}:CNY") == (0, 0, 0, price)
+    assert await _balance(engine, "bank:CNY") == (0, 3 * DEPOSIT, 0, 2 * DEPOSIT + excess)
+    async with engine.pool.acquire() as conn:
+        resolutions = await conn.fetch(
+            "SELECT pending_id, flow FROM ledger_transfers WHERE pending_id IS NOT NULL ORDER BY pending_id")
+    holds = {i: f"deposit:{deposits[i]['id']}:hold" for i in deposits}
+    assert sorted((r["pending_id"], r["flow"]) for r in resolutions) == sorted(
+        [(holds[a.id], "void_pending"), (holds[b.id], "post_pending"), (holds[c.id], "void_pending")])
+    await _invariants_hold(engine)
