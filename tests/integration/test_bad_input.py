@@ -151,6 +151,14 @@ def _routes(app: Litestar) -> list[tuple[str, str]]:
             for method in sorted(set(route.methods) - {"HEAD", "OPTIONS"})]
 
 
+def _routes_with_a_body(app: Litestar) -> list[tuple[str, str]]:
+    """(method, path pattern) of every API route whose handler reads a request body."""
+    return [(method, route.path) for route in app.routes
+            if isinstance(route, HTTPRoute) and route.path.startswith("/api/")
+            for handler in route.route_handlers if "data" in handler.parsed_fn_signature.parameters
+            for method in sorted(set(handler.http_methods) - {"HEAD", "OPTIONS"})]
+
+
 def _fill(path: str, number: str, text: str) -> str:
     return re.sub(r"\{(\w+):(\w+)\}", lambda m: number if m.group(2) == "int" else text, path)
 
@@ -204,12 +212,12 @@ async def test_nul_characters_in_the_address_and_in_json_bodies_are_a_4xx(
 
 
 async def test_json_nested_a_hundred_thousand_deep_is_a_400_on_every_json_route(
-    client: httpx.AsyncClient, services: Services, parties: dict[str, Any], routes: list[tuple[str, str]],
+    client: httpx.AsyncClient, services: Services, parties: dict[str, Any],
 ) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
+    routes = _routes_with_a_body(create_app(services))
+    assert ("POST", "/api/accounts") in routes and ("POST", "/api/accounts/{account_id:int}/login-limits/reset") not in routes
     for method, pattern in routes:
-        if method not in ("POST", "PUT"):
-            continue
         answer = await client.request(method, _fill(pattern, "1", "x"), content=deep,
                                       headers=parties["operator"]["headers"] | {"content-type": "application/json"})
         assert 400 <= answer.status_code < 500, f"{method} {pattern}: {answer.status_code} {answer.text[:200]}"
