@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from exchange.infra.sweeper import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 SILENT_POLLS = 3
@@ -97,11 +99,8 @@ class FeedGateway:
             self._task = asyncio.create_task(self._run(), name="feed-gateway")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     def last_seq(self, lot: int) -> int:
         """The last sequence number handed to the sink for `lot` (0 if none yet)."""
@@ -265,4 +264,4 @@ class FeedGateway:
             finally:
                 self._pubsub = None
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()

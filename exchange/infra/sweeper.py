@@ -13,14 +13,23 @@ from exchange.clock import Clock, FixedClock
 log = logging.getLogger(__name__)
 
 
-async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
-    """Cancels a background task and waits until it has unwound."""
-    if task is not None:
+CANCEL_AGAIN_S = 1.0
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None, again_after_s: float = CANCEL_AGAIN_S) -> None:
+    """Cancels a background task and waits until it has unwound. A cancellation lost on the way
+    is repeated: redis-py's pub/sub reads swallow one now and then (about 1 in 200 cancels of
+    a task waiting in `PubSub.get_message`), and the task would then wait for ever."""
+    if task is None:
+        return
+    task.cancel()
+    while not (await asyncio.wait([task], timeout=again_after_s))[0]:
+        log.warning("task %s did not end when cancelled; cancelling it again", task.get_name())
         task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
 
 
 class Sweeper:
