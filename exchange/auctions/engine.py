@@ -58,11 +58,13 @@ class AuctionEngine:
     # -- life cycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Rebuilds every live book from its events, then accepts commands."""
+        """Rebuilds every live book from its events, applies the deadlines passed meanwhile, then
+        accepts commands."""
         await self._add_live()
         self.sequencer.start()
         self.feed.start()
         if self._auto_timers:
+            await self._timer.catch_up()
             self._timer.start()
             self._rescan = asyncio.create_task(self._rescan_now_and_then(), name="auction-rescan")
         log.info("auction engine started with %d live lots", len(self.sequencer.lots()))

@@ -65,6 +65,17 @@ class DeadlineTimer:
                 await told
         return closed
 
+    async def catch_up(self, passes: int = 8) -> None:
+        """Fires, pass after pass, every deadline already due (a lot whose whole auction passed while
+        the engine was down opens, then closes, each at its own time), so that start-up goes on
+        with every book as the clock says it is."""
+        for _ in range(passes):
+            if not self._sequencer.due(self._sequencer.horizon(self._sequencer.stamp())):
+                return
+            await self.fire_due()
+            if self.failed:
+                return  # the timer's own passes retry
+
     def closed(self, lot: int) -> None:
         """A close was committed (by a tick, or by a command stamped after the deadline): tell
         the listeners once; `fire_due` waits for them when its tick closed the lot."""

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,17 +25,21 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
-
+STARTED_WITH: dict[str, list[dict[str, Any]]] = {}
+"""URL of each exchange `exchange_server` started -> its auctions once it was healthy, before
+any test acted on it: what it set up by itself at start (the demo's auction)."""
 
 
 @contextmanager
 def exchange_server(
     pg_server: EmbeddedPostgres, redis_server: EmbeddedRedis, var_dir: Path, database: str,
-    settings: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None, *, fresh: bool = True,
 ) -> Iterator[str]:
-    """`exchange run` on a fresh database with the demo data and `settings`; its URL once healthy."""
-    pg_server.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-    pg_server.psql(f"CREATE DATABASE {database}")
+    """`exchange run` on a fresh database (or, not `fresh`, on what `database` holds: a restart) with
+    the demo data and `settings`; its URL once healthy."""
+    if fresh:
+        pg_server.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        pg_server.psql(f"CREATE DATABASE {database}")
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": pg_server.url(database), "REDIS_URL": redis_server.url, "EXCHANGE_VAR_DIR": str(var_dir),
@@ -44,7 +49,7 @@ def exchange_server(
         # the demo users log in again and again, test after test, against one Redis; the limits have their tests
         "EXCHANGE_LOGIN_PER_ACCOUNT": "100000", "EXCHANGE_LOGIN_PER_ADDRESS": "100000",
     } | (settings or {})
-    log = (var_dir / "server.log").open("w")
+    log = (var_dir / "server.log").open("a")
     process = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "run", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
         preexec_fn=die_with_parent,  # noqa: PLW1509 - a crashed test run leaves no exchange behind
@@ -62,6 +67,7 @@ def exchange_server(
             raise RuntimeError(f"the exchange did not start:\n{(var_dir / 'server.log').read_text()}")
         time.sleep(0.2)
     try:
+        STARTED_WITH[url] = httpx.get(f"{url}/api/auctions/", timeout=10).json()
         yield url
     finally:
         process.terminate()
