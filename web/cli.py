@@ -253,6 +253,21 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from exchange.load.chaos import EXTRA_FAULTS, FAULTS, ChaosOptions, render, run_chaos
+
+    faults = FAULTS if args.faults == "all" else tuple(f.strip() for f in args.faults.split(",") if f.strip())
+    if unknown := sorted(set(faults) - set(FAULTS + EXTRA_FAULTS)):
+        print(f"unknown faults {', '.join(unknown)}; choose from {', '.join(FAULTS + EXTRA_FAULTS)} (or all)",
+              file=sys.stderr)
+        return 2
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # watchers reconnecting through every fault
+    options = ChaosOptions(duration=args.duration, rate=args.rate, faults=faults, seed=args.seed, workdir=args.workdir)
+    report = asyncio.run(run_chaos(options, progress=lambda text: print(text, file=sys.stderr, flush=True)))
+    print(json.dumps(report, ensure_ascii=False) if args.json else render(report))
+    return 1 if report["failures"] else 0
+
+
 def _load_parser(sub: Any) -> None:
     from exchange.load.run import SCENARIOS
 
@@ -384,6 +399,18 @@ def build_parser() -> argparse.ArgumentParser:
     readme.add_argument("readme", type=Path, nargs="?", default=Path("README.md"))
     readme.set_defaults(func=cmd_bench_readme)
     _load_parser(sub)
+    chaos = sub.add_parser("chaos", help="a bidding war on an exchange of its own while its processes and servers "
+                           "fail one at a time; audits every bid, the feed, the ledger and the chain; exit 1 if anything "
+                           "was lost, invented or doubled or a check failed")
+    chaos.add_argument("--duration", type=_positive, default=60.0, help="seconds of bidding (longer if the faults need it)")
+    chaos.add_argument("--rate", type=_positive, default=60.0, help="bids per second")
+    chaos.add_argument("--faults", default="all", help="comma list, injected in its order: engine, web, feed, "
+                       "redis-stop, redis-kill, postgres-kill (all: these six, the default), postgres-drop")
+    chaos.add_argument("--seed", type=int, default=1)
+    chaos.add_argument("--json", action="store_true")
+    chaos.add_argument("--workdir", type=Path, help="keep the exchange's data and log here (default: a temporary "
+                       "directory, removed)")
+    chaos.set_defaults(func=cmd_chaos)
     return parser
 
 
