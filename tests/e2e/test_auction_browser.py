@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -105,7 +106,10 @@ async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
     await expect(b.locator("#bid-one-amount")).to_have_text("¥1,100.00")
 
     await b.fill("#n-steps", "3")
-    await b.click("#bid-n button")
+    await b.click("#bid-n button")  # several increments: reviewed before it is sent
+    await expect(b.locator("#review-warning")).to_have_text(
+        "Check the amount: it is 30% above the current price, 3 increments.")
+    await b.click("#review-confirm")
     await expect(b.locator("#standing")).to_have_text("You are leading")
     await expect(a.locator("#price")).to_have_text("¥1,300.00")
     await expect(a.locator("#standing")).to_have_text("You have been outbid")
@@ -125,6 +129,8 @@ async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
     assert re.fullmatch(r"00:0[0-6]", before), before
     await a.fill("#proxy-max", "2000")
     await a.click("#bid-proxy button")
+    await expect(a.locator("#review-confirm")).to_have_text("Confirm maximum of ¥2,000.00")
+    await a.click("#review-confirm")
     await expect(a.locator("#standing")).to_have_text("You are leading")
     await expect(a.locator("#your-max")).to_contain_text("¥2,000.00")
     await expect(b.locator("#price")).to_have_text("¥1,400.00")
@@ -423,3 +429,69 @@ async def test_a_bid_unanswered_when_the_connection_drops_is_resent_with_its_key
     assert [(e["bid"]["code"], e["price"]) for e in bid_events] == [("A001", 100_000)], events
     assert room["bid_count"] == 1 and [row["amount"] for row in room["ladder"]] == [100_000]
     await page.context.close()
+
+
+async def _ladder(api: httpx.AsyncClient, auction_id: int) -> list[int]:
+    events = (await api.get(f"/api/auctions/{auction_id}/events")).json()
+    return [e["price"] for e in events if e["type"] == "bid"]
+
+
+@pytest.mark.parametrize(("lang", "width"), [("en", 1366), ("zh", 390)])
+async def test_a_typed_bid_far_above_the_price_is_reviewed_with_a_warning_before_it_binds(
+    browser: Browser, live_server: str, lang: str, width: int, tmp_path: Path,
+) -> None:
+    """A mistyped amount (ten times the price) is shown for review with a strong warning, and
+    nothing is sent until it is confirmed; a small step is reviewed without the warning; one
+    increment stays one click."""
+    auction_id = await _short_auction(live_server, free_s=600, own_listing=f"浏览器测试：出价确认 {lang}")
+    a = await logged_in(browser, live_server, *BIDDERS[0], then=f"/auctions/{auction_id}")
+    await a.set_viewport_size({"width": width, "height": 844 if width < 500 else 900})
+    await a.goto(f"{live_server}/auctions/{auction_id}?lang={lang}")
+    await expect(a.locator("#phase")).to_have_attribute("data-phase", "free", timeout=15_000)
+    review, warning = a.locator("#bid-review"), a.locator("#review-warning")
+    words = {
+        "en": {"title": "Review your bid", "confirm": "Confirm bid of ¥10,000.00",
+               "above": "¥9,000.00 above the current price of ¥1,000.00 (90 increments, 900%)",
+               "warning": "Check the amount: it is 900% above the current price, 90 increments.",
+               "accepted": "Bid accepted: ¥1,100.00"},
+        "zh": {"title": "请确认您的出价", "confirm": "确认出价 ¥10,000.00",
+               "above": "比当前价 ¥1,000.00 高 ¥9,000.00（90 个加价幅度，900%）",
+               "warning": "请仔细核对金额：比当前价高 900%，即 90 个加价幅度。",
+               "accepted": "出价成功：¥1,100.00"},
+    }[lang]
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as api:
+        await a.fill("#amount", "10000")  # meant 1000: a zero too many
+        await a.press("#amount", "Enter")
+        await expect(review).to_be_visible()
+        await expect(a.locator("#review-title")).to_have_text(words["title"])
+        await expect(a.locator("#review-amount")).to_have_text("¥10,000.00")
+        await expect(a.locator("#review-above")).to_have_text(words["above"])
+        await expect(warning).to_have_text(words["warning"])
+        await expect(a.locator("#review-confirm")).to_have_text(words["confirm"])
+        await expect(a.locator("#review-confirm")).to_be_focused()
+        await expect(a.locator("#bid-amount")).to_be_hidden()
+        await a.screenshot(path=str(tmp_path / f"room-review-{lang}-{width}.png"), full_page=True)
+        assert await _ladder(api, auction_id) == []  # nothing sent while it is reviewed
+
+        await a.click("#review-change")  # the bidder sees the mistake
+        await expect(review).to_be_hidden()
+        await expect(a.locator("#amount")).to_be_focused()
+        assert await _ladder(api, auction_id) == []
+
+        await a.fill("#amount", "1100")  # one increment above the start: reviewed, no warning
+        await a.click("#bid-amount button")
+        await expect(review).to_be_visible()
+        await expect(warning).to_be_hidden()
+        await a.click("#review-confirm")
+        await expect(a.locator("#bid-message")).to_have_text(words["accepted"])
+        await expect(review).to_be_hidden()
+        assert await _ladder(api, auction_id) == [110_000]
+
+        b = await logged_in(browser, live_server, *BIDDERS[1], then=f"/auctions/{auction_id}")
+        await expect(b.locator("#bid-one-amount")).to_have_text("¥1,200.00")
+        await b.click("#bid-one")  # one increment: one click, no review
+        await expect(b.locator("#standing")).to_have_text("You are leading")
+        await expect(b.locator("#bid-review")).to_be_hidden()
+        assert await _ladder(api, auction_id) == [110_000, 120_000]
+    await a.context.close()
+    await b.context.close()

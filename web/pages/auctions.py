@@ -48,7 +48,9 @@ ROOM_TEXT = (
     "auction.phase.closed", "auction.auto", "auction.you_lead", "auction.outbid", "auction.accepted",
     "auction.rejected", "auction.sending", "auction.sold", "auction.unsold", "auction.your_max",
     "auction.bad_amount", "auction.reconnecting", "auction.proxy_set",
-    "auction.you_won", "auction.you_lost",
+    "auction.you_won", "auction.you_lost", "auction.review_title", "auction.review_proxy_title",
+    "auction.review_above", "auction.review_at", "auction.review_warning", "auction.review_confirm",
+    "auction.review_confirm_proxy",
 )
 
 

@@ -1,7 +1,9 @@
 // The auction room: a websocket to /ws/lots/{id} gives a snapshot, then events in sequence.
 // A gap in the sequence, or a reconnect, asks for a fresh snapshot. The countdown runs on
 // server time (offset measured from each snapshot). Bids go over the socket when it is open,
-// otherwise over HTTP with an Idempotency-Key; a retried bid reuses its key.
+// otherwise over HTTP with an Idempotency-Key; a retried bid reuses its key. A typed amount,
+// a bid of several increments and a proxy maximum are reviewed before they are sent (a confirmed
+// bid is binding), with a strong warning far above the current price; one increment is one click.
 (function () {
   "use strict";
   const root = document.getElementById("room");
@@ -88,6 +90,8 @@
         : t("auction.unsold");
       result.className = "result " + (room.result.sold ? "sold" : "unsold");
     }
+    if (reviewing && !open) closeReview(false);
+    else if (reviewing) { showReview(); $("bid-one").disabled = true; }
     renderLadder();
     tick();
   }
@@ -272,26 +276,88 @@
 
   function stepNow() { return room.price ? room.minimum_bid - room.price : room.step; }
   const stepsAbove = (n) => room.price ? room.price + n * stepNow() : room.minimum_bid + (n - 1) * stepNow();
+
+  // --- reviewing a bid before it is sent ------------------------------------------------
+
+  // Far above the current price: more than WARN_STEPS increments or WARN_SHARE of the price.
+  const WARN_STEPS = 3;
+  const WARN_SHARE = 0.10;
+  let reviewing = null; // {kind, amount, field}
+
+  function showReview() {
+    const base = room.price || room.terms.start_price;
+    const diff = reviewing.amount - base;
+    const steps = Math.round((diff / stepNow()) * 10) / 10;
+    const percent = (Math.round((diff / base) * 1000) / 10).toLocaleString(lang === "en" ? "en-GB" : "zh-CN") + "%";
+    const proxy = reviewing.kind === "proxy";
+    $("review-title").textContent = t(proxy ? "auction.review_proxy_title" : "auction.review_title");
+    $("review-amount").textContent = money(reviewing.amount);
+    $("review-above").textContent = diff > 0
+      ? t("auction.review_above", { diff: money(diff), price: money(base), steps: steps, percent: percent })
+      : t("auction.review_at", { price: money(base) });
+    const far = diff > WARN_STEPS * stepNow() || diff > WARN_SHARE * base;
+    const warning = $("review-warning");
+    warning.hidden = !far;
+    warning.textContent = far ? t("auction.review_warning", { percent: percent, steps: steps }) : "";
+    $("bid-review").classList.toggle("far", far);
+    $("review-confirm").textContent = t(proxy ? "auction.review_confirm_proxy" : "auction.review_confirm",
+      { amount: money(reviewing.amount) });
+  }
+
+  function review(kind, amount, field) {
+    reviewing = { kind: kind, amount: amount, field: field };
+    say("", "");
+    showReview();
+    $("bid-review").hidden = false;
+    document.querySelectorAll("#bid-panel form").forEach((f) => { f.hidden = true; });
+    $("bid-one").disabled = true;
+    $("review-confirm").focus();
+  }
+
+  function closeReview(refocus) {
+    const field = reviewing && reviewing.field;
+    reviewing = null;
+    $("bid-review").hidden = true;
+    document.querySelectorAll("#bid-panel form").forEach((f) => { f.hidden = false; });
+    $("bid-one").disabled = !(room.phase === "free" || room.phase === "timed");
+    if (refocus && field) $(field).focus();
+  }
+
+  // A typed amount below the minimum is sent at once: the exchange refuses it with its reason.
+  function reviewOrSend(kind, amount, field) {
+    if (kind === "bid" && amount < room.minimum_bid) bid(kind, amount);
+    else review(kind, amount, field);
+  }
+
   if ($("bid-one")) {
     $("bid-one").addEventListener("click", () => bid("bid", room.minimum_bid));
     $("bid-n").addEventListener("submit", (e) => {
       e.preventDefault();
       const n = Number($("n-steps").value);
       if (!Number.isInteger(n) || n < 1 || n > 1000) { say(t("auction.bad_amount"), "bad"); return; }
-      bid("bid", stepsAbove(n));
+      if (n === 1) bid("bid", stepsAbove(1));
+      else reviewOrSend("bid", stepsAbove(n), "n-steps");
     });
     $("bid-amount").addEventListener("submit", (e) => {
       e.preventDefault();
       const amount = parseMoney($("amount").value);
       if (amount === null || amount <= 0) { say(t("auction.bad_amount"), "bad"); return; }
-      bid("bid", amount);
+      reviewOrSend("bid", amount, "amount");
     });
     $("bid-proxy").addEventListener("submit", (e) => {
       e.preventDefault();
       const amount = parseMoney($("proxy-max").value);
       if (amount === null || amount <= 0) { say(t("auction.bad_amount"), "bad"); return; }
-      bid("proxy", amount);
+      reviewOrSend("proxy", amount, "proxy-max");
     });
+    $("review-confirm").addEventListener("click", () => {
+      const chosen = reviewing;
+      if (!chosen) return;
+      closeReview(false);
+      bid(chosen.kind, chosen.amount);
+    });
+    $("review-change").addEventListener("click", () => closeReview(true));
+    $("bid-review").addEventListener("keydown", (e) => { if (e.key === "Escape") closeReview(true); });
   }
 
   render();
