@@ -66,6 +66,10 @@ def feed_message(info: LotInfo, codes: dict[str, str], recorded: Recorded) -> di
                     "proxy": bool(payload["proxy"]) or payload["leader"] != payload["bidder"],
                     "at": iso(payload["at"])},
         }
+        if payload["leader"] != payload["bidder"]:
+            # an earlier maximum held against this bid at its amount: the bid is on the ladder too
+            # (a leader's own maximum never is)
+            message["bid"]["beaten"] = {"amount": payload["amount"], "proxy": bool(payload["proxy"])}
     elif recorded.kind == "closed":
         sold = bool(payload["sold"])
         message |= {

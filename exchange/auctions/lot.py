@@ -70,20 +70,18 @@ def decode_event(kind: str, payload: dict[str, Any]) -> EnglishEvent | None:
     return event_type(**fields)
 
 
-def ladder_entry(payload: dict[str, Any], previous_price: int, codes: dict[str, str]) -> dict[str, Any] | None:
-    """The standing high bid after an accepted bid, or None when the price did not move.
-
-    A leader raising their own maximum leaves the price where it was; that is private.
-    """
+def ladder_entries(payload: dict[str, Any], previous_price: int, codes: dict[str, str]) -> list[dict[str, Any]]:
+    """What an accepted bid adds to the ladder, newest first: nothing when the price did not
+    move (a leader raising their own maximum: that is private); the bidder at the new price
+    when they lead; when an earlier maximum held against them at their amount, their bid and
+    then the leader's automatic (proxy) bid at the same amount, which leads on time priority."""
     if payload["price"] <= previous_price:
-        return None
-    leader = payload["leader"]
-    return {
-        "code": codes.get(leader, ""),
-        "amount": payload["price"],
-        "proxy": bool(payload["proxy"]) or leader != payload["bidder"],
-        "at": iso(payload["at"]),
-    }
+        return []
+    leader, bidder, at = payload["leader"], payload["bidder"], iso(payload["at"])
+    if leader == bidder:
+        return [{"code": codes.get(leader, ""), "amount": payload["price"], "proxy": bool(payload["proxy"]), "at": at}]
+    return [{"code": codes.get(leader, ""), "amount": payload["price"], "proxy": True, "at": at},
+            {"code": codes.get(bidder, ""), "amount": payload["amount"], "proxy": bool(payload["proxy"]), "at": at}]
 
 
 @dataclass
@@ -131,8 +129,7 @@ class Lot:
         elif recorded.kind == "opened":
             self.opened = True
         elif recorded.kind == "bid":
-            entry = ladder_entry(payload, self.ladder[0]["amount"] if self.ladder else 0, self.codes)
-            if entry is not None:
+            for entry in reversed(ladder_entries(payload, self.ladder[0]["amount"] if self.ladder else 0, self.codes)):
                 self.ladder.appendleft(entry)
         elif recorded.kind == "closed":
             self.closed_at = payload["close_at"]

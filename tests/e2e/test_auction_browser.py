@@ -113,6 +113,7 @@ async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
     await expect(b.locator("#standing")).to_have_text("You are leading")
     await expect(a.locator("#price")).to_have_text("¥1,300.00")
     await expect(a.locator("#standing")).to_have_text("You have been outbid")
+    await expect(a.locator("#bid-message")).to_have_text("")  # "Bid accepted" is stale: replaced
     await expect(watcher.locator("#ladder tbody tr")).to_have_count(2)
 
     # A's typed amount that is not a whole increment is refused with a reason, and changes nothing
@@ -124,6 +125,8 @@ async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
     # timed rounds: a bid restarts the quiet period, seen by both
     for page in (a, b):
         await expect(page.locator("#phase")).to_have_attribute("data-phase", "timed", timeout=20_000)
+    await expect(b.locator("#close-at")).to_have_text(
+        re.compile(r"Timed rounds: closes at \d\d:\d\d:\d\d unless a bid restarts the round"))
     await a.wait_for_timeout(3_000)  # the timed round's countdown runs down...
     before = await b.locator("#countdown").inner_text()
     assert re.fullmatch(r"00:0[0-6]", before), before
@@ -148,6 +151,7 @@ async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
     await expect(a.locator("#countdown-label")).to_have_text("Closed")
     await expect(a.locator("#standing")).to_have_text("You won this auction")
     await expect(b.locator("#standing")).to_have_text("You did not win this auction")
+    await expect(b.locator("#close-at")).to_have_text(re.compile(r"Closed at \d\d:\d\d:\d\d"))
     await a.screenshot(path="test-results/auction-room-en.png", full_page=True)
     await watcher.screenshot(path="test-results/auction-room-zh.png", full_page=True)
 
@@ -495,3 +499,58 @@ async def test_a_typed_bid_far_above_the_price_is_reviewed_with_a_warning_before
         assert await _ladder(api, auction_id) == [110_000, 120_000]
     await a.context.close()
     await b.context.close()
+
+
+async def test_a_bid_held_by_an_earlier_proxy_is_on_the_ladder_and_the_room_says_why_it_does_not_lead(
+    browser: Browser, live_server: str,
+) -> None:
+    auction_id = await _short_auction(live_server, free_s=600, own_listing="浏览器测试：代理出价")
+    a = await logged_in(browser, live_server, *BIDDERS[0], then=f"/auctions/{auction_id}")
+    b = await logged_in(browser, live_server, *BIDDERS[1], then=f"/auctions/{auction_id}?lang=zh")
+    for page in (a, b):
+        await expect(page.locator("#phase")).to_have_attribute("data-phase", "free", timeout=15_000)
+
+    await a.fill("#proxy-max", "2000")
+    await a.click("#bid-proxy button")
+    await a.click("#review-confirm")
+    await expect(a.locator("#standing")).to_have_text("You are leading")
+    await expect(b.locator("#price")).to_have_text("¥1,000.00")
+
+    # B types 1,500: taken, and at once held by A's earlier maximum at the same amount
+    await b.fill("#amount", "1500")
+    await b.click("#bid-amount button")
+    await b.click("#review-confirm")
+    await expect(b.locator("#bid-message")).to_have_text("出价 ¥1,500.00 已受理，但另一竞买人更早设置的代理出价在该金额领先")
+    await expect(b.locator("#standing")).to_have_text("您已被代理出价（自动出价）超越")
+    await expect(a.locator("#standing")).to_have_text("You are leading")
+    for page, auto in ((a, "(proxy)"), (b, "（代理）")):
+        rows = page.locator("#ladder tbody tr")
+        await expect(rows).to_have_count(3)
+        await expect(rows.nth(0)).to_contain_text(f"A001 {auto}")
+        await expect(rows.nth(0)).to_contain_text("¥1,500.00")
+        await expect(rows.nth(1)).to_contain_text("A002")
+        await expect(rows.nth(1)).not_to_contain_text(auto)
+        await expect(rows.nth(1)).to_contain_text("¥1,500.00")
+        await expect(rows.nth(2)).to_contain_text("A001")
+        await expect(rows.nth(2)).to_contain_text("¥1,000.00")
+    async with httpx.AsyncClient(base_url=live_server) as api:
+        room = (await api.get(f"/api/auctions/{auction_id}")).json()
+    assert [(r["code"], r["amount"], r["proxy"]) for r in room["ladder"]] == [
+        ("A001", 150_000, True), ("A002", 150_000, False), ("A001", 100_000, True)]
+    assert "2,000" not in await b.content()  # A's maximum stays private
+
+    # a page opened now shows the same ladder from the server
+    await b.reload()
+    await expect(b.locator("#ladder tbody tr")).to_have_count(3)
+    await expect(b.locator("#ladder tbody tr").nth(1)).to_contain_text("A002")
+
+    # B bids again above A's maximum: leads, and the stale warning is gone
+    await b.fill("#amount", "2100")
+    await b.click("#bid-amount button")
+    await b.click("#review-confirm")
+    await expect(b.locator("#standing")).to_have_text("您当前领先")
+    await expect(b.locator("#bid-message")).to_have_text("出价成功：¥2,100.00")
+    await expect(a.locator("#standing")).to_have_text("You have been outbid")
+    await expect(a.locator("#bid-message")).to_have_text("")
+    for page in (a, b):
+        await page.context.close()

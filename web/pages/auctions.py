@@ -50,7 +50,8 @@ ROOM_TEXT = (
     "auction.bad_amount", "auction.reconnecting", "auction.proxy_set",
     "auction.you_won", "auction.you_lost", "auction.review_title", "auction.review_proxy_title",
     "auction.review_above", "auction.review_at", "auction.review_warning", "auction.review_confirm",
-    "auction.review_confirm_proxy",
+    "auction.review_confirm_proxy", "auction.outbid_proxy", "auction.timed_close_at", "auction.closed_at",
+    "auction.accepted_held",
 )
 
 

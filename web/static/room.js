@@ -17,6 +17,8 @@
   let backoff = 500;
   let lastSeq = room.seq;
   let inTheRace = false; // this bidder has led or bid here: so being behind means outbid
+  let standingWas = null; // "lead", "outbid", "won", "lost" or "" at the last render
+  let messageFits = null; // the standings the bid message agrees with (null: any)
   const pending = new Map(); // ref -> {kind, amount, key}
   let refs = 0;
   const baseTitle = document.title;
@@ -63,17 +65,30 @@
     const standing = $("standing");
     const me = room.you;
     if (me && (room.leader === me.code || room.ladder.some((b) => b.code === me.code))) inTheRace = true;
+    let now = "";
     if (me && room.phase === "closed" && room.result) {
       const won = room.result.sold && room.result.winner === me.code;
+      now = won ? "won" : (inTheRace ? "lost" : "");
       standing.textContent = won ? t("auction.you_won") : (inTheRace ? t("auction.you_lost") : "");
       standing.className = "standing " + (won ? "lead" : "outbid");
     } else if (me && room.leader) {
       const leading = room.leader === me.code;
-      standing.textContent = leading ? t("auction.you_lead") : (inTheRace ? t("auction.outbid") : "");
+      const byProxy = !leading && room.ladder.length > 0 && room.ladder[0].proxy;
+      now = leading ? "lead" : (inTheRace ? "outbid" : "");
+      standing.textContent = leading ? t("auction.you_lead")
+        : (inTheRace ? t(byProxy ? "auction.outbid_proxy" : "auction.outbid") : "");
       standing.className = "standing " + (leading ? "lead" : "outbid");
     } else {
       standing.textContent = "";
     }
+    // a new standing clears what the message box said that no longer holds
+    if (now !== standingWas) {
+      if (messageFits !== null && !messageFits.includes(now)) say("", "");
+      standingWas = now;
+    }
+    const closeAt = $("close-at");
+    if (room.phase === "timed" && room.close_at) closeAt.textContent = t("auction.timed_close_at", { at: timeOf(room.close_at) });
+    else if (room.phase === "closed" && room.close_at) closeAt.textContent = t("auction.closed_at", { at: timeOf(room.close_at) });
     if ($("your-max")) {
       const max = me && room.leader === me.code ? me.your_maximum : null;
       $("your-max").textContent = max ? t("auction.your_max", { amount: money(max) }) : "";
@@ -154,6 +169,10 @@
     if (ev.type === "opened") room.status = "open";
     if (ev.type === "bid" && ev.bid) {
       if (ev.price > before) {
+        // as the server's ladder: the leader at the new price and, when an earlier maximum held
+        // against this bid at its amount, the bid itself just below
+        const beaten = ev.bid.beaten;
+        if (beaten) room.ladder.unshift({ code: ev.bid.code, amount: beaten.amount, proxy: beaten.proxy, at: ev.at });
         room.ladder.unshift({ code: ev.leader, amount: ev.price, proxy: ev.bid.proxy, at: ev.at });
         if (room.ladder.length > 50) room.ladder.length = 50;
       }
@@ -232,21 +251,26 @@
 
   // --- bidding -----------------------------------------------------------------------
 
-  function say(message, kind) {
+  // `fits`: the standings the message agrees with; another standing clears it (null: none does)
+  function say(message, kind, fits) {
     const box = $("bid-message");
     if (!box) return;
     box.textContent = message;
     box.className = "bid-message " + (kind || "");
+    messageFits = message && fits !== undefined ? fits : null;
   }
 
   function showAck(ack, p) {
-    if (ack.status === "accepted") {
+    if (ack.status === "accepted" && ack.you_lead === false) {
+      // taken, and at once overtaken: an earlier maximum holds at this amount
+      say(t("auction.accepted_held", { amount: money(p ? p.amount : ack.amount) }), "bad", ["outbid"]);
+    } else if (ack.status === "accepted") {
       say(p && p.kind === "proxy" ? t("auction.proxy_set", { amount: money(p.amount) })
-        : t("auction.accepted", { amount: money(p ? p.amount : room.price) }), "ok");
+        : t("auction.accepted", { amount: money(p ? p.amount : room.price) }), "ok", ["lead", "won"]);
       if (p && p.kind === "proxy") send({ type: "resync" }); // the snapshot carries your maximum
       else if (room.you) { room.you.your_maximum = null; render(); } // a straight bid leaves no maximum
     } else {
-      say(t("auction.rejected", { reason: ack.reason || ack.code }), "bad");
+      say(t("auction.rejected", { reason: ack.reason || ack.code }), "bad", []);
     }
   }
 
