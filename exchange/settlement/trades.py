@@ -492,6 +492,16 @@ class TradeService:
                 rows = await repo.trades_where(conn, "t.buyer_id = $1 OR t.seller_id = $1", who.id)
         return [trade_view(row) for row in rows]
 
+    async def trade_of_auction(self, viewer: Account | None, auction_id: int) -> dict[str, Any] | None:
+        """The viewer's own trade (as buyer or seller) from an auction, its latest round; None when
+        there is none (not a party, not sold, or the settlement has not taken the close up yet)."""
+        if viewer is None or viewer.role not in (Role.INVESTOR, Role.INSTITUTION):
+            return None
+        async with self._pool.acquire() as conn:
+            rows = await repo.trades_where(conn, "t.auction_id = $1 AND (t.buyer_id = $2 OR t.seller_id = $2)",
+                                           auction_id, viewer.id, limit=1)
+        return trade_view(rows[0]) if rows else None
+
     async def trade(self, viewer: Account | None, trade_id: int) -> dict[str, Any]:
         who = require_role(viewer, Role.INVESTOR, Role.INSTITUTION, Role.OPERATOR)
         async with self._pool.acquire() as conn:

@@ -153,6 +153,26 @@ async def test_two_bidders_fight_through_a_timed_round_and_both_see_the_result(
     await expect(b.locator("#standing")).to_have_text("You did not win this auction")
     await expect(b.locator("#close-at")).to_have_text(re.compile(r"Closed at \d\d:\d\d:\d\d"))
     await a.screenshot(path="test-results/auction-room-en.png", full_page=True)
+
+    # the winner's next step: from the room to the trade, its deadline, and on the account page
+    await expect(a.locator("#next-step-live")).to_be_visible()
+    await expect(b.locator("#next-step-live")).to_be_hidden()
+    await a.click("#next-step-live a")
+    await a.wait_for_url(re.compile(r".*/trades/\d+$"))
+    trade_url = a.url
+    await expect(a.locator("#trade-price")).to_have_text("¥1,400.00")
+    await expect(a.locator(".next-step")).to_contain_text("You won this lot. Confirm the contract by ")
+    await a.goto(f"{live_server}/auctions/{auction_id}")
+    await expect(a.locator("#next-step")).to_contain_text("Next step: You won this lot. Confirm the contract by ")
+    await expect(a.locator("#trade-link")).to_have_attribute("href", trade_url.removeprefix(live_server))
+    await a.goto(f"{live_server}/account")
+    await expect(a.locator("#my-purchases")).to_contain_text("Confirm the contract by ")
+    await a.goto(trade_url)
+    await a.click("button.confirm-contract")
+    await expect(a.locator(".pay-by-bank")).to_contain_text("once the operator matches it, the seller delivers.")
+    await expect(a.locator(".pay-by-bank")).not_to_contain_text("you may bid")
+    await a.goto(f"{live_server}/account")
+    await expect(a.locator("#my-purchases")).to_contain_text("Pay the balance of ")
     await watcher.screenshot(path="test-results/auction-room-zh.png", full_page=True)
 
     async with httpx.AsyncClient(base_url=live_server) as api:

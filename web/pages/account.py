@@ -15,6 +15,9 @@ from web.context import services, viewer
 from web.pages.common import read_form, redirect_with_flash, render
 from web.pages.money import local_time
 
+OPEN_PURCHASE = ("awaiting_contract", "awaiting_balance", "awaiting_delivery", "delivered")
+"""A buyer's trades that still ask something of them, or of the seller for them."""
+
 
 class AccountPages(Controller):
     include_in_schema = False
@@ -34,6 +37,8 @@ class AccountPages(Controller):
         elif account.role == Role.INVESTOR:
             context["auctions"] = await svc.auctions.qualified_for(account)
             context["deposits_due"] = [d for d in await svc.settlement.deposits(account) if d["status"] == "due"]
+            context["purchases"] = [t for t in await svc.trades.trades(account)
+                                    if t["buyer_id"] == account.id and t["status"] in OPEN_PURCHASE]
             context["at"] = local_time
         return await render(request, "account.html", **context)
 

@@ -17,6 +17,7 @@ from exchange.errors import ExchangeError, ValidationFailed
 from web.context import services, viewer
 from web.i18n import SHANGHAI, format_money, format_time, translator
 from web.pages.common import parse_money, read_form, redirect_with_flash, render
+from web.pages.money import local_time
 
 _LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 _BAND_SEPARATOR = re.compile(r"\s*[;；，、]\s*|,\s+|\s+")
@@ -51,7 +52,7 @@ ROOM_TEXT = (
     "auction.you_won", "auction.you_lost", "auction.review_title", "auction.review_proxy_title",
     "auction.review_above", "auction.review_at", "auction.review_warning", "auction.review_confirm",
     "auction.review_confirm_proxy", "auction.outbid_proxy", "auction.timed_close_at", "auction.closed_at",
-    "auction.accepted_held",
+    "auction.accepted_held", "auction.next_step_link",
 )
 
 
@@ -134,8 +135,22 @@ class AuctionPages(Controller):
     async def room(self, request: Request[Any, Any, Any], auction_id: FromPath[int]) -> Template:
         room = with_local_times(await services(request).auctions.room(auction_id, viewer(request)))
         t = translator(request)
+        trade = None
+        if room["phase"] == "closed":
+            trade = await services(request).trades.trade_of_auction(viewer(request), auction_id)
         return await render(request, "auction_room.html", room=room, feed_url=feed_url(request),
-                            room_text={key: t(key) for key in ROOM_TEXT})
+                            room_text={key: t(key) for key in ROOM_TEXT}, trade=trade, at=local_time)
+
+    @get("/auctions/{auction_id:int}/trade", cache=False)
+    async def my_trade(self, request: Request[Any, Any, Any], auction_id: FromPath[int]) -> Redirect:
+        """From a closed room to the viewer's trade (the room links here when it closes live)."""
+        who = viewer(request)
+        if who is None:
+            return Redirect(path=f"/login?next=/auctions/{auction_id}/trade", status_code=303)
+        trade = await services(request).trades.trade_of_auction(who, auction_id)
+        if trade is None:
+            return Redirect(path="/account/money#purchases", status_code=303)
+        return Redirect(path=f"/trades/{trade['id']}", status_code=303)
 
     # operators ------------------------------------------------------------------------
 

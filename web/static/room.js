@@ -69,6 +69,7 @@
     if (me && room.phase === "closed" && room.result) {
       const won = room.result.sold && room.result.winner === me.code;
       now = won ? "won" : (inTheRace ? "lost" : "");
+      if (won && $("next-step-live")) $("next-step-live").hidden = false; // closed live: the trade follows
       standing.textContent = won ? t("auction.you_won") : (inTheRace ? t("auction.you_lost") : "");
       standing.className = "standing " + (won ? "lead" : "outbid");
     } else if (me && room.leader) {
