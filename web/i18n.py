@@ -31,6 +31,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.placeholder": ("搜索成果名称、摘要、专利号、发明人、机构", "Search title, summary, patent no., inventor, institution"),
     "search.button": ("搜索", "Search"),
     "search.results": ("共 {total} 项挂牌", "{total} listings"),
+    "search.results_one": ("共 {total} 项挂牌", "{total} listing"),
     "search.none": ("没有符合条件的挂牌项目。", "No listing matches these filters."),
     "filter.any": ("全部", "Any"),
     "filter.field": ("领域", "Field"),

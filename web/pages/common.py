@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import MediaType, Request
 from litestar.response import Redirect, Template
@@ -30,7 +31,15 @@ def page_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "day": format_date,
         "now": services(request).clock.now(),
         "path": request.url.path,
+        "switch_language": _switch_language(request),
     }
+
+
+def _switch_language(request: Request[Any, Any, Any]) -> str:
+    """This page in the other language: its search and filters kept, only `lang` changed."""
+    other = "zh" if language(request) == "en" else "en"
+    kept = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "lang"]
+    return "?" + urlencode([*kept, ("lang", other)])
 
 
 async def render(request: Request[Any, Any, Any], template: str, status: int = 200, **context: Any) -> Template:
