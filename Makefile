@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
+# what running needs (make run), and the test tools on top of it (make test)
+STAMP := $(VENV)/.installed-run-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
 .PHONY: run test test-unit test-integration test-e2e lint typecheck coverage-core bench clean-var help
 
@@ -15,33 +18,38 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	rm -f $(VENV)/.installed-*
+	$(BIN)/pip install --quiet -e .
+	rm -f $(VENV)/.installed-run-*
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-test-*
+	touch $(TEST_STAMP)
 
 # The demo is a sandbox: one day passes per minute (EXCHANGE_ACCELERATION=1440) unless set otherwise.
 run: $(STAMP)
 	EXCHANGE_ACCELERATION=$${EXCHANGE_ACCELERATION:-1440} $(BIN)/exchange run
 
-test: $(STAMP) lint typecheck coverage-core test-integration test-e2e
+test: $(TEST_STAMP) lint typecheck coverage-core test-integration test-e2e
 
-test-unit: $(STAMP)
+test-unit: $(TEST_STAMP)
 	$(BIN)/python -m pytest tests/unit -q
 
-coverage-core: $(STAMP)
+coverage-core: $(TEST_STAMP)
 	$(BIN)/python -m coverage run --branch --source=matching_core -m pytest tests/unit -q
 	$(BIN)/python -m coverage report --include='matching_core/*' --fail-under=100 --show-missing --skip-covered
 
-test-integration: $(STAMP)
+test-integration: $(TEST_STAMP)
 	$(BIN)/python -m pytest tests/integration -q
 
-test-e2e: $(STAMP)
+test-e2e: $(TEST_STAMP)
 	$(BIN)/python -m pytest tests/e2e -q
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check matching_core exchange web tests loadtests
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
 BENCH_OUT := var/bench

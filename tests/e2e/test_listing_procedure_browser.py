@@ -64,6 +64,7 @@ async def test_a_listing_runs_from_intent_registration_to_the_agreement_in_the_b
     intent_id = qualifying["intents"][0]["id"]
     await staff.goto(f"{url}/listings/{listing_id}/procedure")
     await expect(staff.locator("#qualification-due")).to_be_visible()
+    assert (await staff.locator("main").inner_text()).count("Qualifying buyers") == 1, "the status is said once"
     await staff.click(f"#intent-{intent_id} button.qualify")
     await expect(staff.locator("#procedure-status")).to_have_attribute("data-status", "agreement")
     await expect(staff.locator("#agreement-due")).to_be_visible()

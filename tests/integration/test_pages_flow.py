@@ -65,8 +65,11 @@ async def test_institution_lists_an_achievement_and_the_operator_announces_it(
     assert "一种固态电解质及其制备方法" in queue.text
     item = await client.get(f"/review/{listing_id}")
     assert re.search(r"2026-03-31 00:00", item.text), "the preview shows the announcement end"
-    decided = await client.post(f"/review/{listing_id}", data={"decision": "approve", "_csrf": csrf_from(item.text)},
-                                follow_redirects=True)
+    unconfirmed = await client.post(f"/review/{listing_id}", data={"decision": "approve", "_csrf": csrf_from(item.text)})
+    assert unconfirmed.status_code == 422 and "请勾选确认后再批准" in unconfirmed.text
+    assert "一种固态电解质及其制备方法" in (await client.get("/review")).text, "still waiting: nothing published"
+    decided = await client.post(f"/review/{listing_id}", data={
+        "decision": "approve", "confirm_publish": "yes", "_csrf": csrf_from(unconfirmed.text)}, follow_redirects=True)
     assert decided.status_code == 200 and "TT2026000001: 批准" in decided.text
 
     await _post_form(client, "/review", "/logout", {})

@@ -174,12 +174,14 @@ async def test_a_trade_runs_through_the_pages_to_a_public_certificate(
     empty = await _submit(seller, "/account/sales", f"/trades/{trade_id}/delivery", {"note": " ", "back": "/account/sales"})
     assert empty.status_code == 422 and "<strong>note</strong>: is required" in empty.text
     delivered = await _submit(seller, "/account/sales", f"/trades/{trade_id}/delivery", {
-        "note": "专利权转让登记 ZL202310000001.1", "back": "/account/sales"})
+        "note": "专利权转让登记 ZL202310000001.1。", "back": "/account/sales"})
     assert delivered.status_code == 303
     assert (await _submit(buyer, "/account/money", f"/trades/{trade_id}/delivery", {"note": "x"})).status_code == 403
 
     page = await buyer.get(f"/trades/{trade_id}")
     assert "ZL202310000001.1" in page.text and "Accept the delivery" in page.text
+    # the note's own full stop and the sentence's are not doubled
+    assert "The seller recorded the delivery: 专利权转让登记 ZL202310000001.1. Check it" in page.text
     accepted = await _submit(buyer, f"/trades/{trade_id}", f"/trades/{trade_id}/accept", {"back": f"/trades/{trade_id}"})
     assert accepted.status_code == 303 and accepted.headers["location"] == f"/trades/{trade_id}"
     page = await buyer.get(f"/trades/{trade_id}")

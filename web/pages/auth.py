@@ -8,7 +8,7 @@ from litestar.response import Redirect, Template
 
 from exchange.accounts.types import SELF_REGISTERING_ROLES, Registration
 from exchange.errors import Conflict, NotAuthenticated, RateLimited, ValidationFailed
-from web.context import begin_login, client_address, end_login, services
+from web.context import begin_login, client_address, end_login, services, viewer
 from web.i18n import translator
 from web.pages.common import read_form, redirect_with_flash, render
 
@@ -44,7 +44,9 @@ class AuthPages(Controller):
         return Redirect(path="/", status_code=303)
 
     @get("/register")
-    async def register_form(self, request: Request[Any, Any, Any]) -> Template:
+    async def register_form(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        if viewer(request) is not None:  # already has an account, and is using it
+            return Redirect(path="/account", status_code=303)
         return await render(request, "register.html", form={}, errors={}, roles=[r.value for r in SELF_REGISTERING_ROLES])
 
     @post("/register")

@@ -33,6 +33,10 @@ class OperatorPages(Controller):
         form = await read_form(request)
         review = Review(decision=form.get("decision", ""), reasons=form.get("reasons", ""),
                         approve_below_floor=form.get("approve_below_floor") == "yes")
+        if review.decision == "approve" and form.get("confirm_publish") != "yes":
+            # approving publishes the listing announcement, a record that is never withdrawn
+            return await self._item(request, listing_id, form=form, status=422,
+                                    errors={"confirm_publish": translator(request)("review.confirm_needed")})
         try:
             listing = await services(request).listings.review(viewer(request), listing_id, review)
         except (ValidationFailed, Conflict) as exc:
