@@ -239,6 +239,19 @@ async def write_batch(conn: Conn, batch: BatchWrite) -> None:
     )
 
 
+def _usable(conn: PoolConnectionProxy[asyncpg.Record] | None) -> bool:
+    """Held and open. A connection the server ended (an administrator, a pooler's restart, an idle
+    timeout) is closed by asyncpg, which hands it back to the pool and detaches our proxy: asking
+    the proxy anything then raises, and the sequencer must take a fresh connection, not fail on it
+    batch after batch."""
+    if conn is None:
+        return False
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 class PostgresBatchStore:
     """The sequencer's own connections (one writes, one reads keys back when one is refused),
     kept between batches; each dropped and replaced after an error.
@@ -252,8 +265,9 @@ class PostgresBatchStore:
         self._read_conn: PoolConnectionProxy[asyncpg.Record] | None = None
 
     async def _connection(self) -> PoolConnectionProxy[asyncpg.Record]:
-        if self._conn is None or self._conn.is_closed():
+        if not _usable(self._conn):
             self._conn = await self._pool.acquire()
+        assert self._conn is not None
         return self._conn
 
     async def close(self) -> None:
@@ -289,8 +303,9 @@ class PostgresBatchStore:
 
     async def answers(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], tuple[str, dict[str, Any]]]:
         """On a connection of its own, so the writer's stays ready for the next batch."""
-        if self._read_conn is None or self._read_conn.is_closed():
+        if not _usable(self._read_conn):
             self._read_conn = await self._pool.acquire()
+        assert self._read_conn is not None
         try:
             return await find_requests(self._read_conn, keys)
         except Exception:
