@@ -679,9 +679,10 @@ async def test_institution_relists_on_the_procedure_page_and_the_operator_approv
     await _login(client, "op@exchange.test")
     review = await client.get(f"/review/{new_id}")
     assert 'id="approve_below_floor"' in review.text
-    refused = await _form(client, f"/review/{new_id}", f"/review/{new_id}", {"decision": "approve"})
-    assert refused.status_code == 422 and "approve_below_floor" in refused.text
+    refused = await _form(client, f"/review/{new_id}", f"/review/{new_id}",
+                          {"decision": "approve", "confirm_publish": "yes"})
+    assert refused.status_code == 422 and "<strong>approve_below_floor</strong>" in refused.text
     approved = await _form(client, f"/review/{new_id}", f"/review/{new_id}",
-                           {"decision": "approve", "approve_below_floor": "yes"})
+                           {"decision": "approve", "approve_below_floor": "yes", "confirm_publish": "yes"})
     assert approved.status_code == 303
     assert (await client.get(f"/api/listings/{new_id}")).json()["status"] == "announced"
