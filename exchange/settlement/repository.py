@@ -12,7 +12,11 @@ from exchange.infra.db import Conn, update_row
 DEPOSIT = """d.id, d.auction_id, d.listing_id, d.investor_id, d.amount, d.currency, d.reference_code, d.status,
     d.provider, d.due_at, d.qualified_by, d.created_at, d.held_at, d.resolved_at, d.payment_intent,
     d.checkout_session, d.card_action, i.display_name AS investor_name, l.reference_no,
-    ach.title, ach.title_en, l.seller_id"""
+    ach.title, ach.title_en, l.seller_id,
+    (SELECT p.status FROM payouts p WHERE p.deposit_id = d.id AND p.purpose = 'refund' ORDER BY p.id DESC LIMIT 1)
+        AS refund_status,
+    (SELECT p.sent_at FROM payouts p WHERE p.deposit_id = d.id AND p.purpose = 'refund' ORDER BY p.id DESC LIMIT 1)
+        AS refund_sent_at"""
 DEPOSIT_FROM = """deposits d JOIN accounts i ON i.id = d.investor_id LEFT JOIN auctions a ON a.id = d.auction_id
     JOIN listings l ON l.id = d.listing_id JOIN achievements ach ON ach.id = l.achievement_id"""
 

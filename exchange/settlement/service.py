@@ -378,7 +378,9 @@ class SettlementService:
             if row is None or (who.role != Role.OPERATOR and row["investor_id"] != who.id):
                 raise NotFound("no such deposit")
             lines = await ledger.transfers_of(conn, deposit_id=deposit_id)
-        return deposit_view(row) | {"ledger": [transfer_view(t) for t in lines]}
+            payouts = await repo.payouts_where(conn, "p.deposit_id = $1", deposit_id)
+        return deposit_view(row) | {"ledger": [transfer_view(t) for t in lines],
+                                    "payouts": [payout_view(p) for p in payouts]}
 
     async def payments(self, viewer: Account | None) -> list[dict[str, Any]]:
         who = require_role(viewer, Role.INVESTOR)

@@ -509,10 +509,13 @@ class TradeService:
             if row is None or (who.role != Role.OPERATOR and who.id not in (row["buyer_id"], row["seller_id"])):
                 raise NotFound("no such trade")
             lines = await ledger.transfers_of(conn, trade_id=trade_id)
+            payouts = await repo.payouts_where(conn, "p.trade_id = $1 AND ($2::bigint IS NULL OR p.payee_id = $2)",
+                                               trade_id, None if who.role == Role.OPERATOR else who.id)
         if who.role != Role.OPERATOR:
             own = (f":{who.id}:",)
             lines = [t for t in lines if any(o in t.debit_account or o in t.credit_account for o in own)]
-        return trade_view(row) | {"ledger": [transfer_view(t) for t in lines]}
+        return trade_view(row) | {"ledger": [transfer_view(t) for t in lines],
+                                  "payouts": [payout_view(p) for p in payouts]}
 
 
 def certificate_digest(body: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ def deposit_view(row: asyncpg.Record) -> dict[str, Any]:
         "due_at": _iso(row["due_at"]), "held_at": _iso(row["held_at"]), "resolved_at": _iso(row["resolved_at"]),
         "listing_reference": row["reference_no"], "title": row["title"], "title_en": row["title_en"],
         "card_pending": row["card_action"],
+        "refund": row["refund_status"], "refunded_at": _iso(row["refund_sent_at"]),
     }
 
 
@@ -71,9 +73,30 @@ def payment_view(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def transfer_kind(transfer_id: str) -> str:
+    """What a ledger transfer did, read from its id (e.g. `deposit:7:hold` -> `deposit_hold`,
+    `trade:3:refund-balance` -> `trade_refund`), for telling a party in words; `other` if unknown."""
+    parts = transfer_id.split(":")
+    if parts[0] == "payment":
+        return "payment"
+    if parts[0] not in ("deposit", "trade") or len(parts) < 3:
+        return "other"
+    step = re.sub(r"^(rescind|refund)-.*$", r"\1", parts[2])
+    step = re.sub(r"^payout.*$", "payout", step)
+    kind = f"{parts[0]}_{step.replace('-', '_')}"
+    return kind if kind in TRANSFER_KINDS else "other"
+
+
+TRANSFER_KINDS = (
+    "deposit_hold", "deposit_release", "deposit_refund", "deposit_apply", "deposit_excess", "deposit_excess_refund",
+    "trade_deposit", "trade_balance", "trade_commission", "trade_proceeds", "trade_payout", "trade_forfeit_seller",
+    "trade_forfeit_payout", "trade_forfeit_exchange", "trade_rescind", "trade_refund",
+)
+
+
 def transfer_view(transfer: Transfer) -> dict[str, Any]:
     return {
-        "id": transfer.id, "flow": transfer.flow.value, "debit": transfer.debit_account,
+        "id": transfer.id, "kind": transfer_kind(transfer.id), "flow": transfer.flow.value, "debit": transfer.debit_account,
         "credit": transfer.credit_account, "amount": transfer.amount, "currency": transfer.currency.strip(),
         "pending_id": transfer.pending_id, "memo": transfer.memo, "deposit_id": transfer.deposit_id,
         "trade_id": transfer.trade_id, "created_at": transfer.created_at.isoformat(),

@@ -108,8 +108,10 @@ async def test_investor_sees_the_deposit_to_pay_and_the_operator_matches_the_tra
     assert "Held" in money.text and "ICBC-0001" in money.text, "the payment made is listed"
 
     detail = await buyer.get(f"/deposits/{deposit['id']}")
-    assert detail.status_code == 200 and f"deposit:{deposit['id']}:hold" in detail.text
-    assert (await operator.get(f"/deposits/{deposit['id']}")).status_code == 200
+    assert detail.status_code == 200 and "held as your deposit in the exchange&#39;s settlement account" in detail.text
+    assert "We received your payment of ¥12,000.00" in detail.text and f"deposit:{deposit['id']}:hold" not in detail.text
+    staff_view = await operator.get(f"/deposits/{deposit['id']}")
+    assert staff_view.status_code == 200 and f"deposit:{deposit['id']}:hold" in staff_view.text
     assert (await (await _login(client, other)).get(f"/deposits/{deposit['id']}")).status_code == 404
     assert (await (await _login(client, sale.parties.seller)).get(f"/deposits/{deposit['id']}")).status_code == 404
 
@@ -187,8 +189,11 @@ async def test_a_trade_runs_through_the_pages_to_a_public_certificate(
     page = await buyer.get(f"/trades/{trade_id}")
     number = re.search(r'href="/certificates/(TC\d+)"', page.text)
     assert number, page.text
-    assert f"trade:{trade_id}:balance" in page.text, "the buyer sees the ledger lines of its own accounts"
-    assert f"trade:{trade_id}:proceeds" not in page.text, "but not the seller's"
+    # the buyer reads what happened to their money in words, never the ledger's account codes
+    assert "What happened to your money" in page.text and 'data-kind="trade_balance"' in page.text
+    assert 'data-kind="trade_proceeds"' not in page.text, "the seller's lines are the seller's"
+    assert not re.search(r"(investor|escrow|trade|deposit):\d*:?[A-Za-z]*:?[A-Z]{3}\b", page.text)
+    assert "<code>trade:" not in page.text and "investor:" not in page.text
     assert f"trade:{trade_id}:proceeds" in (await operator.get(f"/trades/{trade_id}")).text
     outsider = await _login(client, sale.parties.other_institution)
     assert (await outsider.get(f"/trades/{trade_id}")).status_code == 404
@@ -204,8 +209,10 @@ async def test_a_trade_runs_through_the_pages_to_a_public_certificate(
     missing = await public.get("/certificates/TC2026999999")
     assert missing.status_code == 404 and "TC2026999999" in missing.text
 
-    refunds = await (await _login(client, loser)).get("/account/money")
-    assert "Released" in refunds.text and "Refund" in refunds.text
+    loser_client = await _login(client, loser)
+    refunds = await loser_client.get("/account/money")
+    # released at the close, but not in the loser's bank account until the operator sends it
+    assert 'data-status="refund_pending">Refund on its way<' in refunds.text and "Refund" in refunds.text
     desk = await operator.get("/operator/settlement")
     payouts = await engine.settlement.payouts(sale.parties.operator, status="to_send")
     assert {p["purpose"] for p in payouts} == {"refund", "proceeds"}
@@ -219,6 +226,21 @@ async def test_a_trade_runs_through_the_pages_to_a_public_certificate(
     assert sent.status_code == 303
     sales = await seller.get("/account/sales")
     assert "ICBC-OUT-7" in sales.text and "Sent" in sales.text
+
+    # the loser's deposit page: released, the refund on its way, then sent, in words
+    refund = next(p for p in payouts if p["purpose"] == "refund")
+    deposit_page = await loser_client.get(f"/deposits/{refund['deposit_id']}")
+    assert 'data-status="refund_pending"' in deposit_page.text and 'data-kind="deposit_hold"' in deposit_page.text
+    assert "on its way: the exchange transfers it to your bank account" in deposit_page.text
+    assert "escrow:" not in deposit_page.text and "investor:" not in deposit_page.text
+    refunded = await _submit(operator, "/operator/settlement", f"/operator/settlement/payouts/{refund['id']}/sent",
+                             {"bank_ref": "ICBC-OUT-8"})
+    assert refunded.status_code == 303
+    deposit_page = await loser_client.get(f"/deposits/{refund['deposit_id']}")
+    assert 'data-status="refunded">Refunded<' in deposit_page.text
+    assert re.search(r"Your deposit of ¥[\d,.]+ returned · <span class=\"payout-state\" data-status=\"sent\">"
+                     r"sent on \d{4}-\d\d-\d\d \d\d:\d\d \(reference ICBC-OUT-8\)", deposit_page.text), deposit_page.text
+    assert "escrow:" in (await operator.get(f"/deposits/{refund['deposit_id']}")).text, "operators keep the ledger"
 
 
 async def test_a_forfeited_trade_waits_on_the_desk_for_the_operators_decision(
